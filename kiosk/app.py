@@ -1,0 +1,319 @@
+"""The composition root and the main loop: one thread owns the session and runs its effects.
+
+Start order: prompts → mixer → clip library → session → hook switch → audio stream → READY.
+Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
+only puts events on `queue`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.assets import assets_dir, load_prompts
+from kiosk.audio.mixer import Mixer
+from kiosk.audio.output import AudioOutput
+from kiosk.clips.library import Library
+from kiosk.clips.schedule import is_eligible
+from kiosk.config import Config
+from kiosk.errors import AudioError
+from kiosk.eventlog import EventSink
+from kiosk.events import (
+    AudioBack,
+    AudioLost,
+    ClipUnplayable,
+    HookEdge,
+    HungUp,
+    Lifted,
+    Prepared,
+    SoundFinished,
+    Tick,
+)
+from kiosk.hook import Debouncer, HookSwitch
+from kiosk.session import Effect, Persist, Play, PrepareNext, Report, Session, SessionConfig, Stop
+from kiosk.systemd import Notifier
+
+log = logging.getLogger(__name__)
+
+# Without a systemd watchdog we still check the audio thread this often.
+HEALTH_S = 2.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the screen shows; replaced whole by the main loop, read by the screen thread."""
+
+    state: str = "starting"
+    status: str = "starting"
+    title: str = ""
+    speaker: str = ""
+
+
+class _Wake:
+    """Posted to make the loop look at its flags (stop requested)."""
+
+
+class _StreamClosed:
+    """The closer thread finished closing a failed stream."""
+
+
+class Booth:
+    """The daemon. `run()` blocks until `request_stop()`; call it from the owning thread."""
+
+    def __init__(
+        self,
+        config: Config,
+        sinks: Sequence[EventSink],
+        notifier: Notifier | None = None,
+        pin_factory: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], dt.datetime] = dt.datetime.now,
+        rng: random.Random | None = None,
+        mixer_factory: Callable[..., Mixer] = Mixer,
+    ) -> None:
+        self.config = config
+        self.sinks = list(sinks)
+        self.notifier = notifier or Notifier(environ={})
+        self.pin_factory = pin_factory
+        self.clock = clock
+        self.wall = wall
+        self.rng = rng or random.Random()
+        self.mixer_factory = mixer_factory
+        self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.snapshot = Snapshot()
+        self.ready = threading.Event()
+        self._exit = False
+        self._health_s = self.notifier.watchdog_interval_s or HEALTH_S
+        self._debouncer = Debouncer(config.hook.debounce_ms / 1000)
+        self._readied = False
+        self._closer: threading.Thread | None = None
+        self._retry_at: float | None = None
+        self._backoff_s = 1.0
+        self._next_health = 0.0
+        self._last_callbacks = -1
+
+    # -- called from any thread ----------------------------------------------------------
+    def post(self, event: object) -> None:
+        self.queue.put(event)
+
+    def post_report(self, fields: dict[str, Any]) -> None:
+        """Publish an event through the main loop's sinks (from any thread)."""
+        self.queue.put(Report(fields))
+
+    def request_stop(self) -> None:
+        self._exit = True
+        self.queue.put(_Wake())
+
+    # -- the owning thread -----------------------------------------------------------------
+    def run(self) -> None:
+        """Start every part, loop until asked to stop, then stop in reverse order."""
+        cfg = self.config
+        rate = cfg.audio.rate
+        hook: HookSwitch | None = None
+        library: Library | None = None
+        self.audio: AudioOutput | None = None
+        try:
+            prompts = load_prompts(assets_dir(cfg.assets_dir), rate)
+            block = max(1, round(rate * cfg.audio.block_ms / 1000))
+            self.mixer = self.mixer_factory(
+                max(block * 4, 8192),
+                max(1, round(rate * cfg.audio.fade_ms / 1000)),
+                10 ** (cfg.audio.gain_db / 20),
+                self.post,
+            )
+            library = self.library = Library(
+                Path(cfg.clips.path),
+                Path(cfg.state_dir),
+                rate,
+                cfg.clips.max_seconds,
+                prompts["no_stories"],
+                self.post,
+                self.rng,
+            )
+            for problem in library.start():
+                self._report({"event": "error", "t": self.clock(), "message": problem})
+            self.session = Session(
+                SessionConfig(cfg.clips.pause_s, cfg.max_clips_per_lift, cfg.offhook_timeout),
+                prompts["end_tone"],
+                prompts["hang_up"],
+                is_eligible,
+            )
+            self._run_effects(self.session.start())
+            hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
+            self._debouncer.off_hook = hook.off_hook()
+            self.audio = AudioOutput(
+                cfg.audio.device,
+                rate,
+                cfg.audio.channels,
+                block,
+                cfg.audio.latency_ms / 1000,
+                self.mixer,
+                lambda: self.post(AudioLost("the audio stream stopped (device lost?)")),
+            )
+            self._open_audio(self.clock())
+            self._loop()
+        finally:
+            self.notifier.stopping()
+            if self.audio is not None:
+                self.audio.close()
+            if hook is not None:
+                hook.close()
+            if library is not None:
+                library.stop()
+
+    def _loop(self) -> None:
+        while not self._exit:
+            now = self.clock()
+            timeout = max(0.0, self._deadline() - now)
+            try:
+                event: object | None = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                event = None
+            now = self.clock()
+            if event is not None:
+                self._dispatch(event, now)
+            self._on_time(now)
+            self._publish_state()
+
+    def _deadline(self) -> float:
+        times = [self._next_health]
+        for t in (self.session.deadline(), self._debouncer.settle_at, self._retry_at):
+            if t is not None:
+                times.append(t)
+        return min(times)
+
+    def _dispatch(self, event: object, now: float) -> None:
+        match event:
+            case HookEdge(off_hook=level, t=t):
+                changed = self._debouncer.edge(level, t)
+                if changed is not None:
+                    self._feed(Lifted(t) if changed else HungUp(t), now)
+            case ClipUnplayable(file=file):
+                self.library.exclude(file)
+                self._feed(event, now)
+            case AudioLost(reason=reason):
+                self._audio_failed(reason, now)
+            case _StreamClosed():
+                self._closer = None
+                self.mixer.reset()
+            case SoundFinished() | Prepared():
+                self._feed(event, now)
+            case Report(fields=fields):
+                self._report(fields)
+
+    def _on_time(self, now: float) -> None:
+        settle_at = self._debouncer.settle_at
+        if settle_at is not None and now >= settle_at:
+            changed = self._debouncer.settle(self.hook.off_hook(), now)
+            if changed is not None:
+                self._feed(Lifted(now) if changed else HungUp(now), now)
+        deadline = self.session.deadline()
+        if deadline is not None and now >= deadline:
+            self._feed(Tick(now), now)
+        if self._retry_at is not None and now >= self._retry_at and self._closer is None:
+            self._open_audio(now)
+        if now >= self._next_health:
+            self._next_health = now + self._health_s
+            self._check_health(now)
+
+    def _feed(self, event: object, now: float) -> None:
+        self._run_effects(self.session.handle(event, now, self.wall()))
+
+    def _run_effects(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Play(sound=sound):
+                    self.mixer.play(sound.samples, SoundFinished(sound))  # type: ignore[arg-type]
+                case Stop():
+                    self.mixer.stop()
+                case PrepareNext():
+                    self.library.prepare_next(self.wall())
+                case Persist():
+                    self.library.save()
+                case Report(fields=fields):
+                    self._report(fields)
+
+    def _report(self, fields: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(fields)
+            except Exception:  # a broken sink must not stop the booth
+                log.exception("event sink %r failed", sink)
+
+    # -- audio health and recovery --------------------------------------------------------
+    def _open_audio(self, now: float) -> None:
+        assert self.audio is not None
+        try:
+            self.audio.open(rescan=self._retry_at is not None)
+        except AudioError as e:
+            self._retry_at = now + self._backoff_s
+            self._report({"event": "error", "t": now, "source": "audio", "message": str(e)})
+            log.error("%s; retrying in %.0f s", e, self._backoff_s)
+            if not self._readied:
+                self.notifier.extend_timeout(self._backoff_s + 10)
+            self._backoff_s = min(self._backoff_s * 2, self.config.audio.retry_max_s)
+            return
+        self._last_callbacks = -1
+        self._next_health = now + self._health_s
+        if self._retry_at is not None:
+            self._retry_at = None
+            self._feed(AudioBack(self.audio.device_name), now)
+        self._backoff_s = 1.0
+        if not self._readied:
+            self._readied = True
+            self.notifier.ready(self.session.status())
+            self.ready.set()
+
+    def _check_health(self, now: float) -> None:
+        """Feed the watchdog only while the audio thread runs or its recovery progresses."""
+        assert self.audio is not None
+        if self.audio.is_open:
+            callbacks = self.mixer.stats.callbacks
+            stalled = callbacks == self._last_callbacks
+            self._last_callbacks = callbacks
+            if stalled:
+                self._audio_failed("the audio callback stalled", now)
+                return
+        elif self._closer is not None:
+            return  # a stuck close must let the watchdog fire
+        self.notifier.watchdog()
+
+    def _audio_failed(self, reason: str, now: float) -> None:
+        assert self.audio is not None
+        if not self.audio.is_open:
+            return
+        self._report({"event": "error", "t": now, "source": "audio", "message": reason})
+        log.error("audio: %s; reopening", reason)
+        self._feed(AudioLost(reason), now)
+        stream = self.audio.detach()
+
+        def close() -> None:
+            AudioOutput.close_stream(stream)
+            self.post(_StreamClosed())
+
+        self._closer = threading.Thread(target=close, name="audio-close", daemon=True)
+        self._closer.start()
+        self._retry_at = now + self._backoff_s
+
+    # -- for the screen and systemd --------------------------------------------------------
+    def _publish_state(self) -> None:
+        status = self.session.status()
+        playing = self.session.playing
+        clip = playing.clip if playing is not None else None
+        snap = Snapshot(
+            self.session.state.value,
+            status,
+            clip.title if clip else "",
+            clip.speaker if clip else "",
+        )
+        if snap != self.snapshot:
+            self.snapshot = snap
+            self.notifier.status(status)

@@ -1,0 +1,142 @@
+"""The `kiosk` command line: run, simulate, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.config import SITE_CONFIG, Config, load_config
+from kiosk.errors import ConfigError
+from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
+from kiosk.systemd import Notifier, setup_logging
+
+EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
+log = logging.getLogger("kiosk")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk", description="The customer phone booth.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the booth daemon (systemd's ExecStart)")
+    run.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    check = sub.add_parser("check-config", help="validate a config file; exit 0 or 2")
+    check.add_argument("file", nargs="?", type=Path, help=f"default {SITE_CONFIG}")
+    sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
+    sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
+    sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
+    sim.add_argument("--clips", type=Path, help="clip-set folder (default: the bundled sample)")
+    sim.add_argument("--state-dir", type=Path, help="state folder (default: ~/.local/state)")
+    args = parser.parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args.file)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print("\n".join(e.problems), file=sys.stderr)
+        return EX_CONFIG
+    if args.command == "simulate":
+        config = _simulator_config(config, args)
+    setup_logging(config.log_level)
+    if args.command == "run":
+        return _run(config)
+    return _simulate(config, args.headless)
+
+
+def _check_config(file: Path | None) -> int:
+    try:
+        load_config(file)
+    except ConfigError as e:
+        print("\n".join(e.problems), file=sys.stderr)
+        return 2
+    print(f"{file or SITE_CONFIG}: ok")
+    return 0
+
+
+def _run(config: Config) -> int:
+    from kiosk.app import Booth
+
+    booth = Booth(config, [LogSink()], Notifier())
+    _stop_on_signals(booth.request_stop)
+    if config.display:
+        import threading
+
+        from kiosk.screen import run_screen
+
+        thread = threading.Thread(target=booth.run, name="booth")
+        thread.start()
+        try:
+            run_screen(booth, fullscreen=True, is_running=thread.is_alive)
+        finally:
+            booth.request_stop()
+            thread.join()
+        return 0
+    booth.run()
+    return 0
+
+
+def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
+    from kiosk.assets import sample_set
+
+    clips = config.clips
+    if args.clips is not None or args.config is None:
+        path = args.clips or sample_set(config.assets_dir)
+        clips = dataclasses.replace(clips, path=str(path))
+    state = args.state_dir
+    if state is None and args.config is None:
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        state = Path(base) / "kiosk-simulator"
+    state_dir = str(state) if state is not None else config.state_dir
+    return dataclasses.replace(config, clips=clips, state_dir=state_dir)
+
+
+def _simulate(config: Config, headless: bool) -> int:
+    from gpiozero.pins.mock import MockFactory
+
+    from kiosk.app import Booth
+    from kiosk.simulate import SimulatedHook, run_headless, start_booth
+
+    factory = MockFactory()
+    hook = SimulatedHook(factory, config.hook)
+    sinks: list[EventSink] = [LogSink()]
+    if headless:
+        sinks.append(JsonLinesSink(sys.stdout))
+    booth = Booth(config, sinks, Notifier(), pin_factory=factory)
+    _stop_on_signals(booth.request_stop)
+    if headless:
+        return run_headless(booth, hook, sys.stdin)
+    from kiosk.screen import run_screen
+
+    thread = start_booth(booth)
+    off_hook = False
+
+    def toggle() -> None:
+        nonlocal off_hook
+        off_hook = not off_hook
+        hook.set(off_hook)
+
+    booth.ready.wait(10)
+    hook.hangup()
+    try:
+        run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive)
+    finally:
+        booth.request_stop()
+        thread.join(timeout=10)
+    return 0
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handler(signum: int, frame: object) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The active clip set, its rotation, and the background decoding of the next sound.
+
+The main thread draws from the rotation; one worker thread decodes and posts the result
+(Prepared or ClipUnplayable), so a slow SD card or a huge file never delays the main loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.audio.decode import decode
+from kiosk.clips.clipset import Clip, ClipSet, load_clipset
+from kiosk.clips.rotation import Rotation, RotationStore
+from kiosk.clips.schedule import is_eligible
+from kiosk.errors import ClipSetError, DecodeError
+from kiosk.events import ClipUnplayable, Prepared, Sound
+
+log = logging.getLogger(__name__)
+
+
+class Library:
+    """Owned by the main thread, except `_decode_loop`, which runs on the worker."""
+
+    def __init__(
+        self,
+        clips_path: Path,
+        state_dir: Path,
+        rate: int,
+        max_seconds: float,
+        no_stories: Sound,
+        post: Callable[[object], None],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clips_path = clips_path
+        self.state_dir = state_dir
+        self.rate = rate
+        self.max_seconds = max_seconds
+        self.no_stories = no_stories
+        self._post = post
+        self._rng = rng or random.Random()
+        self.clipset = ClipSet(name="")
+        self.rotation = Rotation(rng=self._rng)
+        self._store: RotationStore | None = None
+        self._bad: set[str] = set()
+        self._jobs: queue.SimpleQueue[tuple[ClipSet, Clip] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._decode_loop, name="decoder", daemon=True)
+
+    def start(self) -> list[str]:
+        """Load the set and start the decoder; returns problems to report (never raises)."""
+        problems = self.load()
+        self._worker.start()
+        return problems
+
+    def load(self) -> list[str]:
+        """(Re)load the clip set at clips_path; a bad set leaves an empty one and its errors."""
+        self._bad.clear()
+        try:
+            self.clipset = load_clipset(self.clips_path)
+        except ClipSetError as e:
+            self.clipset = ClipSet(name="")
+            return e.problems
+        self._store = RotationStore(self.state_dir / "rotation" / f"{self.clipset.name}.json")
+        self.rotation = self._store.load(self._rng)
+        log.info("clip set %r: %d clips", self.clipset.name, len(self.clipset.clips))
+        return []
+
+    def prepare_next(self, wall: dt.datetime) -> None:
+        """Pick the next eligible clip and queue it for decoding; no clip → the prompt."""
+        by_file = {c.file: c for c in self.clipset.clips}
+        pick = self.rotation.next(
+            [c.file for c in self.clipset.clips],
+            weight=lambda f: by_file[f].weight,
+            eligible=lambda f: f not in self._bad and is_eligible(by_file[f], wall),
+        )
+        if pick is None:
+            self._post(Prepared(self.no_stories))
+        else:
+            self._jobs.put((self.clipset, by_file[pick]))
+
+    def exclude(self, file: str) -> None:
+        """Skip a clip that failed to decode until the set is reloaded."""
+        self._bad.add(file)
+
+    def save(self) -> None:
+        """Persist the rotation (called on the hook: never while someone listens)."""
+        if self._store is not None:
+            try:
+                self._store.save(self.rotation)
+            except OSError as e:
+                log.error("cannot save rotation to %s: %s", self._store.path, e)
+
+    def stop(self) -> None:
+        if self._worker.is_alive():
+            self._jobs.put(None)
+            self._worker.join(timeout=5)
+
+    def _decode_loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            clipset, clip = job
+            path = clipset.path_of(clip)
+            try:
+                samples = decode(path, self.rate, self.max_seconds)
+            except DecodeError as e:
+                self._post(ClipUnplayable(clip.file, f"{path}: {e.reason}"))
+                continue
+            except Exception as e:  # never let one bad file kill the decoder
+                log.exception("decoding %s", path)
+                self._post(ClipUnplayable(clip.file, f"{path}: cannot decode: {e}"))
+                continue
+            sound = Sound("clip", samples, len(samples) / self.rate, clip, clipset.name)
+            self._post(Prepared(sound))

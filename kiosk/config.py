@@ -1,0 +1,93 @@
+"""The booth's config: typed schema with documented defaults, load and validate.
+
+`config/kiosk.yaml` documents these defaults (a unit test keeps the two equal); a site file
+such as /etc/kiosk/kiosk.yaml overlays them key by key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kiosk.errors import ConfigError
+from kiosk.schema import Builder, limits
+from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
+
+SITE_CONFIG = Path("/etc/kiosk/kiosk.yaml")
+# Hard ceiling on receiver gain: a handset is pressed to an ear, so no config may go louder.
+GAIN_CEILING_DB = 6.0
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    """The hook switch on a GPIO pin (BCM numbering)."""
+
+    pin: int = field(default=17, metadata=limits(0, 27))
+    pull_up: bool = True
+    # Contact state that means "handset lifted": closed (normally open switch) or open.
+    active: Literal["open", "closed"] = "closed"
+    debounce_ms: float = field(default=25.0, metadata=limits(1, 500))
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """The one output stream to the handset receiver."""
+
+    device: str = "default"
+    gain_db: float = field(default=0.0, metadata=limits(-60, GAIN_CEILING_DB))
+    rate: int = field(default=48000, metadata=limits(8000, 192000))
+    channels: int = field(default=1, metadata=limits(1, 8))
+    block_ms: float = field(default=5.0, metadata=limits(1, 50))
+    latency_ms: float = field(default=20.0, metadata=limits(1, 500))
+    fade_ms: float = field(default=8.0, metadata=limits(5, 10))
+    retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
+
+
+@dataclass(frozen=True)
+class ClipsConfig:
+    """Where the active clip set lives and how clips are spaced."""
+
+    path: str = "/var/lib/kiosk/sets/current"
+    max_seconds: float = field(default=180.0, metadata=limits(1, 1800))
+    pause_s: float = field(default=1.5, metadata=limits(0, 60))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the booth daemon reads from kiosk.yaml."""
+
+    hook: HookConfig = field(default_factory=HookConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    clips: ClipsConfig = field(default_factory=ClipsConfig)
+    max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
+    offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
+    state_dir: str = "/var/lib/kiosk"
+    assets_dir: str = ""
+    display: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Defaults overlaid by `path`, or by /etc/kiosk/kiosk.yaml if it exists.
+
+    Raises ConfigError listing every problem as `file:line: key.path: message`.
+    """
+    if path is None:
+        if not SITE_CONFIG.exists():
+            return Config()
+        path = SITE_CONFIG
+    return _build(load_yaml(path))
+
+
+def parse_config(text: str, file: str = "<config>") -> Config:
+    """Validate config given as YAML text (used by tests and the simulator's overrides)."""
+    return _build(parse_yaml(text, file))
+
+
+def _build(doc: YamlDoc) -> Config:
+    builder = Builder(doc)
+    config = builder.build(Config, doc.data)
+    if builder.problems or config is None:
+        raise ConfigError(builder.problems or [f"{doc.file}: invalid config"])
+    return config

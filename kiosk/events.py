@@ -1,0 +1,86 @@
+"""What happened: the inputs the main loop feeds to the session. Frozen, cheap, thread-safe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from kiosk.clips.clipset import Clip
+
+SoundKind = Literal["clip", "no_stories", "end_tone", "hang_up"]
+
+
+@dataclass(frozen=True, eq=False)
+class Sound:
+    """Decoded audio ready for the mixer, plus what it is. Identity is the object itself."""
+
+    kind: SoundKind
+    samples: object  # numpy float32 array at the device rate; opaque to the session
+    duration_s: float
+    clip: Clip | None = None
+    set_name: str = ""
+
+
+@dataclass(frozen=True)
+class HookEdge:
+    """A raw edge from the hook switch (gpiozero thread): level after the edge."""
+
+    off_hook: bool
+    t: float
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """A debounced lift at monotonic time `t` (the first edge's time)."""
+
+    t: float
+
+
+@dataclass(frozen=True)
+class HungUp:
+    """A debounced hang-up at monotonic time `t`."""
+
+    t: float
+
+
+@dataclass(frozen=True, eq=False)
+class SoundFinished:
+    """The audio thread copied the last sample of `sound`."""
+
+    sound: Sound
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """The preparer decoded the next sound to play (a clip, or the no-stories prompt)."""
+
+    sound: Sound
+
+
+@dataclass(frozen=True)
+class ClipUnplayable:
+    """The preparer skipped a clip it could not decode."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AudioLost:
+    """The output stream failed or stopped by itself."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class AudioBack:
+    """The output stream is open again."""
+
+    device: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed; the session checks its deadlines."""
+
+    t: float

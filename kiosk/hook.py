@@ -1,0 +1,73 @@
+"""The hook switch: a gpiozero Button whose callbacks only post raw edges, and the debouncer.
+
+We do not use gpiozero's `bounce_time`: backends disagree on it (lgpio's glitch filter delays
+the first edge; the mock factory ignores it). Instead the first edge that changes the state acts
+at once, later edges within `debounce_s` are chatter, and when the window closes the real pin
+level is read again so a quick genuine flip is never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gpiozero import Button
+
+from kiosk.config import HookConfig
+from kiosk.events import HookEdge
+
+
+class HookSwitch:
+    """Posts HookEdge(off_hook, t) on every raw edge; never blocks in a callback."""
+
+    def __init__(
+        self,
+        config: HookConfig,
+        post: Callable[[object], None],
+        pin_factory: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._closed_means_lifted = config.active == "closed"
+        self._post = post
+        self._clock = clock
+        self._button = Button(
+            config.pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
+        )
+        self._button.when_pressed = self._edge
+        self._button.when_released = self._edge
+
+    def off_hook(self) -> bool:
+        """The switch's level now: True if the handset is lifted."""
+        return bool(self._button.is_pressed) == self._closed_means_lifted
+
+    def _edge(self) -> None:
+        self._post(HookEdge(self.off_hook(), self._clock()))
+
+    def close(self) -> None:
+        self._button.close()
+
+
+@dataclass
+class Debouncer:
+    """Turns raw edges into clean lifts and hang-ups. Pure logic; the main loop owns it."""
+
+    debounce_s: float
+    off_hook: bool = False
+    settle_at: float | None = None
+
+    def edge(self, level: bool, t: float) -> bool | None:
+        """Feed one raw edge; returns the new state if it changed now, else None."""
+        if self.settle_at is not None:
+            return None  # chatter inside the window
+        if level == self.off_hook:
+            return None
+        self.off_hook = level
+        self.settle_at = t + self.debounce_s
+        return level
+
+    def settle(self, level: bool, t: float) -> bool | None:
+        """At `settle_at`, compare with the pin's real `level`; a difference is a new edge."""
+        self.settle_at = None
+        return self.edge(level, t)

@@ -59,20 +59,32 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
     except yaml.YAMLError as e:
         raise ConfigError([f"{file}: invalid YAML: {e}"]) from e
     lines: dict[KeyPath, int] = {}
+    problems: list[str] = []
     if node is not None:
         lines[()] = node.start_mark.line + 1
-        _walk(node, (), lines)
+        _walk(node, (), lines, problems, file)
+    if problems:
+        raise ConfigError(problems)
     return YamlDoc(file, data, lines)
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(
+    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[str], file: str
+) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             sub = (*path, str(key_node.value))
-            lines[sub] = key_node.start_mark.line + 1
-            _walk(value_node, sub, lines)
+            line = key_node.start_mark.line + 1
+            if sub in lines:
+                # PyYAML silently keeps the last of duplicate keys; a site file must not.
+                problems.append(
+                    f"{file}:{line}: {dotted(sub)}: duplicate key (first on line {lines[sub]})"
+                )
+                continue
+            lines[sub] = line
+            _walk(value_node, sub, lines, problems, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             sub = (*path, i)
             lines[sub] = item.start_mark.line + 1
-            _walk(item, sub, lines)
+            _walk(item, sub, lines, problems, file)

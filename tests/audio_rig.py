@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from bisect import bisect_right
 from pathlib import Path
 from types import TracebackType
@@ -223,7 +224,7 @@ class Recorder:
     bound on when i reached the monitor. The null sink renders at most its configured latency
     ahead of its clock, and that latency is at most what parec asks for (`latency_msec`), so
     stamp + latency_msec is an upper bound on the sink's own playback time for the sample
-    (what a DAC would do). Measured on this machine it is 0.5-2 ms late; it is only ever
+    (what a DAC would do). Measured here it is 0.3-2 ms late; it is only ever
     later under load (a starved reader thread stamps late), never early.
 
     Why not `started_monotonic + index / rate`: parec needs ~50-130 ms to deliver its first
@@ -270,6 +271,8 @@ class Recorder:
                 env=self._sink.env,
             )
         self.started_monotonic = time.monotonic()
+        # Backstop for a forgotten stop(): reap parec at garbage collection or interpreter exit.
+        weakref.finalize(self, _stop_process, self._proc)
         self._thread = threading.Thread(target=self._read_loop, name="audio-rig-parec", daemon=True)
         self._thread.start()
         try:
@@ -390,7 +393,9 @@ class PulseSink:
       rewind window; without them what reaches the monitor is final.
     """
 
-    def __init__(self, tmp_dir: Path, sink_name: str = "booth", startup_timeout: float = 10.0):
+    def __init__(
+        self, tmp_dir: Path, sink_name: str = "booth", startup_timeout: float = 10.0
+    ) -> None:
         self.sink_name = sink_name
         self.rate = RATE
         self.startup_timeout = startup_timeout
@@ -399,6 +404,7 @@ class PulseSink:
         socket_path = self.dir / "native"
         if len(str(socket_path)) > 100:  # sun_path is 108 bytes
             self._short_dir = Path(tempfile.mkdtemp(prefix="rig-pa-"))
+            weakref.finalize(self, shutil.rmtree, self._short_dir, True)
             socket_path = self._short_dir / "native"
         self.socket_path = socket_path
         self.server = f"unix:{socket_path}"
@@ -467,8 +473,11 @@ ctl.!default {{
             "--exit-idle-time=-1",
             "--disallow-exit=yes",
             "--use-pid-file=no",
+            # Socket transfer only: memfd blocks trip PulseAudio bug #824 ("non-registered
+            # memfd ID") and /dev/shm may be tiny in containers.
+            "--disable-shm=yes",
             "--log-target=stderr",
-            "--log-level=info",
+            "--log-level=notice",
             "-L",
             f"module-null-sink {sink_args}",
             "-L",
@@ -481,6 +490,7 @@ ctl.!default {{
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self._daemon_env
             )
+        weakref.finalize(self, _stop_process, self._proc)
         try:
             self._wait_ready()
         except BaseException:
@@ -501,8 +511,11 @@ ctl.!default {{
                     capture_output=True,
                     timeout=5,
                 )
-                if probe.returncode == 0 and self.sink_name.encode() in probe.stdout:
-                    return
+                if probe.returncode == 0:
+                    if self.sink_name.encode() in probe.stdout.split():
+                        return
+                    # Answering without the sink: a module failed (-L failures are not fatal).
+                    raise RuntimeError(f"pulseaudio has no sink {self.sink_name!r}:\n{self.log()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"pulseaudio not ready after {self.startup_timeout} s:\n{self.log()}"
@@ -512,12 +525,17 @@ ctl.!default {{
     def _client_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
 
-    def log(self) -> str:
-        """The daemon's stderr so far."""
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log(self, lines: int = 40) -> str:
+        """The last `lines` lines of the daemon's stderr."""
         try:
-            return self.log_path.read_text(errors="replace")
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def pactl(self, *args: str) -> str:
         """Run pactl against this daemon and return its stdout."""
@@ -530,8 +548,8 @@ ctl.!default {{
 
     def record(self, latency_msec: int = 2) -> Recorder:
         """Start recording the sink monitor; returns once samples flow. Stop it or use `with`."""
-        if self._proc is None or self._proc.poll() is not None:
-            raise RuntimeError("PulseSink is not running")
+        if not self.running:
+            raise RuntimeError(f"PulseSink is not running:\n{self.log()}")
         path = self.dir / f"rec-{len(self._recorders)}.f32"
         recorder = Recorder(self, path, latency_msec)
         self._recorders.append(recorder)

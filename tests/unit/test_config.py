@@ -88,3 +88,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(tmp_path / "missing.yaml")
     assert "missing.yaml: cannot read" in e.value.problems[0]
+
+
+def test_duplicate_keys_are_errors() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config("hook:\n  pin: 4\nhook:\n  pin: 5\n", "k.yaml")
+    assert e.value.problems == ["k.yaml:3: hook: duplicate key (first on line 1)"]

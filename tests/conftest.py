@@ -1,0 +1,22 @@
+"""Shared fixtures: the paced PulseAudio sink (one per session) and the ALSA file capture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.audio_rig import AlsaFileCapture, PulseSink
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
+    """A private PulseAudio daemon with a clocked 48 kHz null sink, stopped after the session."""
+    with PulseSink(tmp_path_factory.mktemp("pulse")) as sink:
+        yield sink
+
+
+@pytest.fixture
+def file_capture(tmp_path: Path) -> AlsaFileCapture:
+    return AlsaFileCapture(tmp_path)

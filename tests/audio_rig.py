@@ -224,7 +224,7 @@ class Recorder:
     bound on when i reached the monitor. The null sink renders at most its configured latency
     ahead of its clock, and that latency is at most what parec asks for (`latency_msec`), so
     stamp + latency_msec is an upper bound on the sink's own playback time for the sample
-    (what a DAC would do). Measured here it is 0.3-2 ms late; it is only ever
+    (what a DAC would do). Measured here it is 0.1-2 ms late; it is only ever
     later under load (a starved reader thread stamps late), never early.
 
     Why not `started_monotonic + index / rate`: parec needs ~50-130 ms to deliver its first

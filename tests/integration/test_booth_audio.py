@@ -50,7 +50,7 @@ def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: Pul
     assert end["finished"] is False and 800 <= end["listened_ms"] <= 1200
     assert second["clip"] != start["clip"]  # never the same clip twice running
     heard = window(rec, start["t"], hang["t"])
-    lag, score = best_lag(heard, clips[start["clip"]][:24000])
+    _, score = best_lag(heard, clips[start["clip"]][:24000])
     assert score > 0.9, f"{start['clip']} not found in the recording (score {score:.2f})"
     after = window(rec, hang["t"] + 0.05, hang["t"] + 0.5)
     assert len(after) > 10000 and np.max(np.abs(after)) < 1e-4  # silence after hang-up

@@ -556,15 +556,16 @@ ctl.!default {{
         return recorder.start()
 
     def stop(self) -> None:
-        """Stop all recorders and the daemon; idempotent."""
+        """Stop all recorders and the daemon; idempotent. `start()` may start it again."""
         try:
             for recorder in self._recorders:
                 recorder.stop()
         finally:
             if self._proc is not None:
                 _stop_process(self._proc)
-            if self._short_dir is not None:
-                shutil.rmtree(self._short_dir, ignore_errors=True)
+                self._proc = None
+            # A long-path socket's short dir stays until garbage collection (weakref.finalize
+            # above), so a stopped sink can start again on the same socket.
 
     def __enter__(self) -> PulseSink:
         return self.start()

@@ -184,3 +184,33 @@ def test_exact_samples_through_the_alsa_file_plugin(
     got = played[lag : lag + len(expected)]
     middle = slice(500, len(expected) - 500)  # the decoder ramps the first and last 3 ms
     assert np.allclose(got[middle], expected[middle], atol=1e-4)
+
+
+def test_audio_device_lost_mid_clip_then_back(tmp_path: Path) -> None:
+    make_set(tmp_path / "set", {"a.wav": 6.0, "b.wav": 6.0})
+    cfg = write_config(tmp_path, tmp_path / "set")
+    with PulseSink(tmp_path) as sink:
+        booth = HeadlessBooth(cfg, sink.env)
+        try:
+            booth.send("lift")
+            booth.wait_for("clip_start")
+            sink.stop()  # the sound server dies: like a USB card pulled mid-clip
+            lost = booth.wait_for("error")
+            end = booth.wait_for("clip_end")
+            sink.start()  # the card is back
+            booth.send("hangup", "lift")
+            with sink.record() as rec:
+                second = booth.wait_for("clip_start", 2, timeout=20)
+                booth.send("sleep 1")
+                rec.sync(1.0)
+                booth.send("hangup")
+                booth.wait_for("hangup", 2)
+        finally:
+            assert booth.quit() == 0
+    assert lost["source"] == "audio"
+    assert end["finished"] is False
+    heard = window(rec, second["t"], second["t"] + 1.0)
+    _, score = best_lag(
+        heard, make_set(tmp_path / "again", {"a.wav": 6.0, "b.wav": 6.0})[second["clip"]][:24000]
+    )
+    assert score > 0.9, f"no audio after recovery (score {score:.2f})"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -133,6 +134,8 @@ class LiftFigures:
     waited: int = 0  # lifts whose clip was not decoded yet (the booth had to wait)
     dropouts: int = 0
     underruns: int = 0
+    underrun_lifts: list[int] = field(default_factory=list)  # 1-based, one entry per underrun
+    recorder_lifts: list[int] = field(default_factory=list)  # lifts that began a new recorder
     callbacks: int = 0
     portaudio_latency_ms: float | None = None
     blocksize: int | None = None
@@ -223,11 +226,18 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
         stats = booth.mixer.stats
         underruns0, callbacks0 = stats.underruns, stats.callbacks
         first_wait = 0.1
-        for i in range(args.lifts):
+        seen = underruns0
+        for i in range(args.lifts + 1):
+            # Underruns since the previous lift began are that lift's (1-based: lift i).
+            figures.underrun_lifts += [i] * (stats.underruns - seen)
+            seen = stats.underruns
+            if i == args.lifts:
+                break
             if i % LIFTS_PER_RECORDER == 0:
                 if rec is not None:
                     rec.stop()
                 rec = sink.record()
+                figures.recorder_lifts.append(i + 1)
                 if i == 0:
                     figures.pulse = _pulse_latencies(sink)
             assert rec is not None
@@ -458,7 +468,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _fmt(value: float | None, digits: int = 1) -> float | None:
-    return None if value is None else round(value, digits)
+    """Rounded for the JSON line; None for a figure that could not be taken (never NaN)."""
+    return None if value is None or math.isnan(value) else round(value, digits)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -514,11 +525,14 @@ def report(
     ready_median = statistics.median(ready)
     pa = lifts.portaudio_latency_ms
     pulse = lifts.pulse
+
+    def ms(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f} ms"
+
     print(
-        f"stream: blocksize {lifts.blocksize} frames, PortAudio output latency "
-        f"{pa if pa is None else round(pa, 1)} ms, PulseAudio buffer "
-        f"{pulse.get('pulse_buffer_latency_ms', 'n/a')} ms + sink "
-        f"{pulse.get('pulse_sink_latency_ms', 'n/a')} ms"
+        f"stream: blocksize {lifts.blocksize} frames, PortAudio output latency {ms(pa)}; "
+        f"PulseAudio: stream buffer {ms(pulse.get('pulse_buffer_latency_ms'))}, "
+        f"sink {ms(pulse.get('pulse_sink_latency_ms'))}"
     )
     n = len(lifts.lift_ms)
     print(
@@ -544,6 +558,11 @@ def report(
         f"underruns during the lifts: {lifts.underruns} in {lifts.callbacks} callbacks; "
         f"dropouts at the sink: {lifts.dropouts}; lifts that waited for a decode: {lifts.waited}"
     )
+    if lifts.underrun_lifts:
+        print(
+            f"  underruns at lifts {lifts.underrun_lifts} (new recorder at lifts "
+            f"{lifts.recorder_lifts[1:]}; the ALSA pulse plugin logs 'underrun occurred')"
+        )
     if lifts.failed:
         print(f"lifts not measured: {len(lifts.failed)} (first: {lifts.failed[0]})")
     print(
@@ -590,6 +609,7 @@ def report(
         "hangup_to_fade_start_ms_p50": _fmt(stop50),
         "hangup_to_fade_start_ms_p95": _fmt(stop95),
         "underruns": lifts.underruns,
+        "underrun_lifts": lifts.underrun_lifts,
         "callbacks": lifts.callbacks,
         "dropouts": lifts.dropouts,
         "lifts_waited_for_decode": lifts.waited,
@@ -608,7 +628,7 @@ def report(
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # run the finally blocks: stop PulseAudio and children
+    raise KeyboardInterrupt  # run the finally blocks: stop PulseAudio and the children
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -622,6 +642,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {e}", file=sys.stderr)
         print(json.dumps({"error": str(e)}))
         return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
     figures["bench_seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(figures))
     return 0

@@ -8,6 +8,7 @@ level is read again so a quick genuine flip is never lost.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,18 +57,25 @@ class Debouncer:
     debounce_s: float
     off_hook: bool = False
     settle_at: float | None = None
+    read_at: float = -math.inf  # when settle() last read the pin
 
     def edge(self, level: bool, t: float) -> bool | None:
         """Feed one raw edge; returns the new state if it changed now, else None."""
-        if self.settle_at is not None:
-            return None  # chatter inside the window
+        if self.settle_at is not None or t <= self.read_at:
+            # Chatter inside the window, or an edge older than the level settle() read since
+            # (a busy main loop may see queued bounce edges only after the window closed).
+            return None
+        return self._change(level, t)
+
+    def settle(self, level: bool, t: float) -> bool | None:
+        """At `settle_at`, compare with the pin's real `level`; a difference is a new edge."""
+        self.settle_at = None
+        self.read_at = t
+        return self._change(level, t)
+
+    def _change(self, level: bool, t: float) -> bool | None:
         if level == self.off_hook:
             return None
         self.off_hook = level
         self.settle_at = t + self.debounce_s
         return level
-
-    def settle(self, level: bool, t: float) -> bool | None:
-        """At `settle_at`, compare with the pin's real `level`; a difference is a new edge."""
-        self.settle_at = None
-        return self.edge(level, t)

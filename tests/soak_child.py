@@ -53,7 +53,7 @@ GAP_S = (0.030, 0.036)
 # A worn switch: up to 4 extra away-and-back flips after the first edge, ~1 ms apart.
 MAX_BOUNCES = 4
 FLIP_S = (0.0003, 0.0015)
-BOUNCE_BUDGET_S = 0.012  # no new flip pair starts after this (since the first edge)
+BOUNCE_BUDGET_S = 0.008  # no new flip pair starts after this (since the first edge)
 # Now and then a lift lasts long enough for clips to finish (1 s at most), the pause and the
 # next clip or the end tone: the paths short lifts never reach.
 LONG_HOLD_EVERY = 400

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class Library:
-    """Owned by the main thread, except `_decode_loop`, which runs on the worker."""
+    """Owned by the main thread, except the jobs it hands to its one worker thread."""
 
     def __init__(
         self,
@@ -48,8 +48,8 @@ class Library:
         self.rotation = Rotation(rng=self._rng)
         self._store: RotationStore | None = None
         self._bad: set[str] = set()
-        self._jobs: queue.SimpleQueue[tuple[ClipSet, Clip] | None] = queue.SimpleQueue()
-        self._worker = threading.Thread(target=self._decode_loop, name="decoder", daemon=True)
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work, name="decoder", daemon=True)
 
     def start(self) -> list[str]:
         """Load the set and start the decoder; returns problems to report (never raises)."""
@@ -81,37 +81,49 @@ class Library:
         if pick is None:
             self._post(Prepared(self.no_stories))
         else:
-            self._jobs.put((self.clipset, by_file[pick]))
+            clipset, clip = self.clipset, by_file[pick]
+            self._jobs.put(lambda: self._decode(clipset, clip))
 
     def exclude(self, file: str) -> None:
         """Skip a clip that failed to decode until the set is reloaded."""
         self._bad.add(file)
 
     def save(self) -> None:
-        """Persist the rotation (called on the hook: never while someone listens)."""
-        if self._store is not None:
+        """Persist the rotation on the worker: its fsyncs never stall the main loop.
+
+        Called on the hook, so the disk work never competes with someone listening.
+        """
+        store, state = self._store, self.rotation.to_json()
+        if store is None:
+            return
+
+        def write() -> None:
             try:
-                self._store.save(self.rotation)
+                store.save_json(state)
             except OSError as e:
-                log.error("cannot save rotation to %s: %s", self._store.path, e)
+                log.error("cannot save rotation to %s: %s", store.path, e)
+
+        self._jobs.put(write)
 
     def stop(self) -> None:
         if self._worker.is_alive():
             self._jobs.put(None)
             self._worker.join(timeout=5)
 
-    def _decode_loop(self) -> None:
+    def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            clipset, clip = job
-            path = clipset.path_of(clip)
-            try:
-                samples = decode(path, self.rate, self.max_seconds)
-            except DecodeError as e:
-                self._post(ClipUnplayable(clip.file, f"{path}: {e.reason}"))
-                continue
-            except Exception as e:  # never let one bad file kill the decoder
-                log.exception("decoding %s", path)
-                self._post(ClipUnplayable(clip.file, f"{path}: cannot decode: {e}"))
-                continue
-            sound = Sound("clip", samples, len(samples) / self.rate, clip, clipset.name)
-            self._post(Prepared(sound))
+            job()
+
+    def _decode(self, clipset: ClipSet, clip: Clip) -> None:
+        path = clipset.path_of(clip)
+        try:
+            samples = decode(path, self.rate, self.max_seconds)
+        except DecodeError as e:
+            self._post(ClipUnplayable(clip.file, f"{path}: {e.reason}"))
+            return
+        except Exception as e:  # never let one bad file kill the worker
+            log.exception("decoding %s", path)
+            self._post(ClipUnplayable(clip.file, f"{path}: cannot decode: {e}"))
+            return
+        sound = Sound("clip", samples, len(samples) / self.rate, clip, clipset.name)
+        self._post(Prepared(sound))

@@ -120,4 +120,8 @@ class RotationStore:
         return Rotation.from_json(data, rng)
 
     def save(self, rotation: Rotation) -> None:
-        write_atomic(self.path, json.dumps(rotation.to_json()).encode())
+        self.save_json(rotation.to_json())
+
+    def save_json(self, state: dict[str, object]) -> None:
+        """Write a snapshot taken with `Rotation.to_json()` (atomic, fsynced)."""
+        write_atomic(self.path, json.dumps(state).encode())

@@ -214,3 +214,22 @@ def test_audio_device_lost_mid_clip_then_back(tmp_path: Path) -> None:
         heard, make_set(tmp_path / "again", {"a.wav": 6.0, "b.wav": 6.0})[second["clip"]][:24000]
     )
     assert score > 0.9, f"no audio after recovery (score {score:.2f})"
+
+
+def test_rotation_remembers_its_place_across_restarts(tmp_path: Path, pulse: PulseSink) -> None:
+    names = [f"{x}.wav" for x in "abcdef"]
+    make_set(tmp_path / "set", dict.fromkeys(names, 0.3))
+    cfg = write_config(tmp_path, tmp_path / "set", max_clips_per_lift=1)
+    played = []
+    for lifts in (3, 3):  # a fresh shuffle would pass this by chance 1 time in 20
+        booth = HeadlessBooth(cfg, pulse.env)
+        try:
+            for n in range(1, lifts + 1):
+                booth.send("lift")
+                played.append(booth.wait_for("clip_start", n)["clip"])
+                booth.send("hangup")
+                booth.wait_for("hangup", n)
+        finally:
+            assert booth.quit() == 0
+    assert sorted(played) == names  # one cycle across restarts
+    assert (tmp_path / "state" / "rotation" / "test-set.json").is_file()

@@ -56,6 +56,15 @@ def test_debouncer_catches_a_real_flip_hidden_in_the_window() -> None:
     assert d.settle(False, 0.025) is False
 
 
+def test_stale_bounce_edges_seen_after_a_busy_loop_are_ignored() -> None:
+    d = Debouncer(0.025, off_hook=True)
+    assert d.edge(False, 0.000) is False  # hang-up
+    assert d.settle(False, 0.100) is None  # the loop was busy for 100 ms
+    assert d.edge(True, 0.001) is None  # a bounce queued long ago: not a lift
+    assert d.settle_at is None and d.off_hook is False
+    assert d.edge(True, 0.200) is True  # a real lift afterwards acts at once
+
+
 class BouncyPin:
     """Drives a mock pin through contact chatter, as a worn hook switch does."""
 

@@ -458,8 +458,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--idle-seconds", type=float, default=30.0, help="idle CPU window (30)")
     p.add_argument("--ready-runs", type=int, default=5, help="start -> READY=1 runs (5)")
     p.add_argument("--child-lifts", type=int, default=10, help="lifts before the RSS read (10)")
-    p.add_argument("--block-ms", type=float, help="audio.block_ms (default: the config's)")
-    p.add_argument("--latency-ms", type=float, help="audio.latency_ms (default: the config's)")
+    p.add_argument("--block-ms", type=float, help=f"audio.block_ms ({AudioConfig.block_ms:g})")
+    p.add_argument(
+        "--latency-ms", type=float, help=f"audio.latency_ms ({AudioConfig.latency_ms:g})"
+    )
     p.add_argument("--seed", type=int, default=1, help="random gaps and holds (1)")
     args = p.parse_args(argv)
     if args.lifts < 1 or args.ready_runs < 1 or args.child_lifts < 0 or args.idle_seconds <= 0:

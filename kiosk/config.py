@@ -39,7 +39,7 @@ class AudioConfig:
     rate: int = field(default=48000, metadata=limits(8000, 192000))
     channels: int = field(default=1, metadata=limits(1, 8))
     block_ms: float = field(default=5.0, metadata=limits(1, 50))
-    latency_ms: float = field(default=20.0, metadata=limits(1, 500))
+    latency_ms: float = field(default=15.0, metadata=limits(1, 500))
     fade_ms: float = field(default=8.0, metadata=limits(5, 10))
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
 

@@ -232,6 +232,8 @@ class Booth:
             match effect:
                 case Play(sound=sound):
                     self.mixer.play(sound.samples, SoundFinished(sound))  # type: ignore[arg-type]
+                    if sound.clip is not None:
+                        self.library.started(sound.clip.file)
                 case Stop():
                     self.mixer.stop()
                 case PrepareNext():

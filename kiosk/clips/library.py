@@ -84,6 +84,10 @@ class Library:
             clipset, clip = self.clipset, by_file[pick]
             self._jobs.put(lambda: self._decode(clipset, clip))
 
+    def started(self, file: str) -> None:
+        """A clip from this set started playing (for the saved rotation)."""
+        self.rotation.played(file)
+
     def exclude(self, file: str) -> None:
         """Skip a clip that failed to decode until the set is reloaded."""
         self._bad.add(file)

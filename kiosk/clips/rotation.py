@@ -27,7 +27,10 @@ class Rotation:
 
     rng: random.Random = field(default_factory=random.Random)
     queue: list[str] = field(default_factory=list)
-    last: str | None = None
+    last: str | None = None  # the last clip drawn
+    # Drawn (decoded ahead of a lift) but not yet played: saved state puts it back in front.
+    pending: str | None = None
+    last_played: str | None = None
 
     def next(
         self, files: Sequence[str], weight: Weighted, eligible: Callable[[str], bool]
@@ -42,12 +45,20 @@ class Rotation:
         for _ in range(2):
             pick = self._take(allowed_set)
             if pick is not None:
-                self.last = pick
-                return pick
+                return self._drawn(pick)
             self.queue = self._cycle(files, weight)
         # Only one eligible clip and it was the last one: playing it again beats silence.
-        self.last = allowed[0]
-        return allowed[0]
+        return self._drawn(allowed[0])
+
+    def _drawn(self, pick: str) -> str:
+        self.last = self.pending = pick
+        return pick
+
+    def played(self, file: str) -> None:
+        """`file` started playing: it is no longer pending."""
+        if file == self.pending:
+            self.pending = None
+        self.last_played = file
 
     def _take(self, allowed: set[str]) -> str | None:
         for i, f in enumerate(self.queue):
@@ -90,7 +101,10 @@ class Rotation:
         return order
 
     def to_json(self) -> dict[str, object]:
-        return {"version": 1, "queue": list(self.queue), "last": self.last}
+        """State as if the pending draw had not happened, so a restart plays it first."""
+        if self.pending is None:
+            return {"version": 1, "queue": list(self.queue), "last": self.last}
+        return {"version": 1, "queue": [self.pending, *self.queue], "last": self.last_played}
 
     @classmethod
     def from_json(cls, data: object, rng: random.Random | None = None) -> Rotation:

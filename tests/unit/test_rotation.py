@@ -8,9 +8,18 @@ from kiosk.clips.rotation import Rotation, RotationStore
 FILES = ["a", "b", "c", "d", "e"]
 
 
-def draw(rot: Rotation, n: int, weights: dict[str, float] | None = None) -> list[str]:
+def draw(
+    rot: Rotation, n: int, weights: dict[str, float] | None = None, play: bool = True
+) -> list[str]:
+    """Draw `n` clips; with `play`, each also starts playing (as the booth reports)."""
     w = weights or {}
-    return [rot.next(FILES, lambda f: w.get(f, 1.0), lambda f: True) or "" for _ in range(n)]
+    out = []
+    for _ in range(n):
+        pick = rot.next(FILES, lambda f: w.get(f, 1.0), lambda f: True) or ""
+        if play:
+            rot.played(pick)
+        out.append(pick)
+    return out
 
 
 def test_every_clip_before_any_repeat_and_never_twice_running() -> None:
@@ -71,3 +80,14 @@ def test_removed_clips_leave_the_queue() -> None:
     rot = Rotation(rng=random.Random(6))
     draw(rot, 1)
     assert all(rot.next(["a", "b"], lambda f: 1.0, lambda f: True) in ("a", "b") for _ in range(6))
+
+
+def test_a_drawn_but_unplayed_clip_comes_first_after_a_restart(tmp_path: Path) -> None:
+    store = RotationStore(tmp_path / "r.json")
+    rot = Rotation(rng=random.Random(8))
+    first = draw(rot, 1)[0]
+    ahead = draw(rot, 1, play=False)[0]  # decoded ahead of the next lift, never heard
+    store.save(rot)
+    resumed = store.load(random.Random(9))
+    assert resumed.last == first
+    assert draw(resumed, 1) == [ahead]

@@ -34,11 +34,28 @@ from kiosk.events import (
     HungUp,
     Lifted,
     Prepared,
+    SetChanged,
     SoundFinished,
+    SyncFailed,
+    SyncReady,
     Tick,
 )
 from kiosk.hook import Debouncer, HookSwitch
-from kiosk.session import Effect, Persist, Play, PrepareNext, Report, Session, SessionConfig, Stop
+from kiosk.session import (
+    Effect,
+    Persist,
+    Play,
+    PrepareNext,
+    Report,
+    Session,
+    SessionConfig,
+    State,
+    Stop,
+)
+from kiosk.sync.fetcher import Fetcher, FetchLimits
+from kiosk.sync.store import SetStore
+from kiosk.sync.updater import Source, Syncer
+from kiosk.sync.worker import SyncWorker
 from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -99,6 +116,10 @@ class Booth:
         self._backoff_s = 1.0
         self._next_health = 0.0
         self._last_callbacks = -1
+        self.store: SetStore | None = None
+        self.sync: SyncWorker | None = None
+        self._pending_set: SyncReady | None = None
+        self.sync_state = "off"
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -119,6 +140,7 @@ class Booth:
         rate = cfg.audio.rate
         hook: HookSwitch | None = None
         library: Library | None = None
+        sync: SyncWorker | None = None
         self.audio: AudioOutput | None = None
         try:
             prompts = load_prompts(assets_dir(cfg.assets_dir), rate)
@@ -129,8 +151,13 @@ class Booth:
                 10 ** (cfg.audio.gain_db / 20),
                 self.post,
             )
+            clips_path = Path(cfg.clips.path)
+            if cfg.sync.url:
+                self.store = SetStore(Path(cfg.state_dir))
+                if self.store.active() is not None:
+                    clips_path = self.store.sets / "current"
             library = self.library = Library(
-                Path(cfg.clips.path),
+                clips_path,
                 Path(cfg.state_dir),
                 rate,
                 cfg.clips.max_seconds,
@@ -159,9 +186,15 @@ class Booth:
                 lambda: self.post(AudioLost("the audio stream stopped (device lost?)")),
             )
             self._open_audio(self.clock())
+            if self.store is not None:
+                sync = self.sync = self._sync_worker(self.store)
+                sync.on_hook.set()
+                sync.start()
             self._loop()
         finally:
             self.notifier.stopping()
+            if sync is not None:
+                sync.stop()
             if self.audio is not None:
                 self.audio.close()
             if hook is not None:
@@ -208,6 +241,13 @@ class Booth:
                 self._feed(event, now)
             case Report(fields=fields):
                 self._report(fields)
+            case SyncReady():
+                self._pending_set = event
+                self._activate_pending(now)
+            case SyncFailed(state=state, reason=reason):
+                if state != self.sync_state or state == "error":
+                    self._report({"event": "sync", "t": now, "state": state, "reason": reason})
+                self.sync_state = state
 
     def _on_time(self, now: float) -> None:
         settle_at = self._debouncer.settle_at
@@ -226,6 +266,49 @@ class Booth:
 
     def _feed(self, event: object, now: float) -> None:
         self._run_effects(self.session.handle(event, now, self.wall()))
+        if self.sync is not None:
+            if self.session.state is State.IDLE:
+                self.sync.on_hook.set()
+                self._activate_pending(now)
+            else:
+                self.sync.on_hook.clear()
+
+    def _sync_worker(self, store: SetStore) -> SyncWorker:
+        cfg = self.config.sync
+        source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
+        fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
+        syncer = Syncer(source, store, fetcher, Path(self.config.state_dir))
+        return SyncWorker(syncer, store, cfg.interval, cfg.jitter, self.post, self.rng)
+
+    def _activate_pending(self, now: float) -> None:
+        """Switch to a staged set, only while the handset is on the hook (never mid-clip)."""
+        ready = self._pending_set
+        if ready is None or self.store is None or self.session.state is not State.IDLE:
+            return
+        self._pending_set = None
+        was = self.store.active()
+        try:
+            self.store.activate(ready.folder)
+        except (OSError, ValueError) as e:
+            self._report({"event": "sync", "t": now, "state": "error", "reason": str(e)})
+            return
+        self.sync_state = "ok"
+        if was == ready.folder:
+            return
+        self.library.clips_path = self.store.sets / "current"
+        for problem in self.library.load():
+            self._report({"event": "error", "t": now, "message": problem})
+        self._run_effects(self.session.handle(SetChanged(), now, self.wall()))
+        self._report(
+            {
+                "event": "sync",
+                "t": now,
+                "state": "ok",
+                "set": ready.set_name,
+                "version": ready.version,
+                "downloaded_bytes": ready.downloaded_bytes,
+            }
+        )
 
     def _run_effects(self, effects: list[Effect]) -> None:
         for effect in effects:

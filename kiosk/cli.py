@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     check = sub.add_parser("check-config", help="validate a config file; exit 0 or 2")
     check.add_argument("file", nargs="?", type=Path, help=f"default {SITE_CONFIG}")
+    sync = sub.add_parser("sync", help="one content sync now: fetch, verify, stage, activate")
+    sync.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.log_level)
     if args.command == "run":
         return _run(config)
+    if args.command == "sync":
+        return _sync_once(config)
     return _simulate(config, args.headless)
 
 
@@ -77,6 +81,37 @@ def _run(config: Config) -> int:
             thread.join()
         return 0
     booth.run()
+    return 0
+
+
+def _sync_once(config: Config) -> int:
+    """One sync for an operator (with the daemon stopped): exit 0 ok, 1 stale or failed."""
+    from kiosk.sync.fetcher import Fetcher, FetchLimits
+    from kiosk.sync.store import SetStore
+    from kiosk.sync.updater import Source, Syncer, SyncError
+
+    cfg = config.sync
+    if not cfg.url:
+        print("sync.url is not set: nothing to sync from", file=sys.stderr)
+        return EX_CONFIG
+    store = SetStore(Path(config.state_dir))
+    source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
+    syncer = Syncer(
+        source, store, Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s)), Path(config.state_dir)
+    )
+    try:
+        result = syncer.sync()
+    except SyncError as e:
+        active = store.active()
+        print(f"sync {e.state}: {e.reason}", file=sys.stderr)
+        print(f"still playing {active.name if active else 'nothing synced yet'}", file=sys.stderr)
+        return 1
+    store.activate(result.folder)
+    store.collect()
+    print(
+        f"active: {result.set_name} version {result.version} "
+        f"({result.downloaded_bytes} bytes downloaded)"
+    )
     return 0
 
 

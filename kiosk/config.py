@@ -54,12 +54,26 @@ class ClipsConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """Content sync from the signed repository (the hub, nginx or a CDN)."""
+
+    url: str = ""  # repository root URL; empty: no sync, play clips.path as it is
+    root: str = "/etc/kiosk/root.json"  # the trusted root metadata shipped with the booth
+    set: str = ""  # follow this set, or
+    group: str = ""  # the set the signed assignments.json gives this booth group
+    interval: float = field(default=300.0, metadata=limits(10, 86400))  # seconds
+    jitter: float = field(default=0.2, metadata=limits(0, 1))  # +- this share of the interval
+    deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
 
     hook: HookConfig = field(default_factory=HookConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"

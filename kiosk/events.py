@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from kiosk.clips.clipset import Clip
@@ -84,3 +85,26 @@ class Tick:
     """Time passed; the session checks its deadlines."""
 
     t: float
+
+
+@dataclass(frozen=True)
+class SyncReady:
+    """The sync thread staged a complete, verified set folder, ready to activate on-hook."""
+
+    folder: Path
+    set_name: str
+    version: int
+    downloaded_bytes: int
+
+
+@dataclass(frozen=True)
+class SyncFailed:
+    """A sync ended without a new set; the active set keeps playing."""
+
+    state: str  # "stale" (expired metadata) or "error"
+    reason: str
+
+
+@dataclass(frozen=True)
+class SetChanged:
+    """A new set is active: sounds decoded from the old one are dropped."""

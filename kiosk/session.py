@@ -30,6 +30,7 @@ from kiosk.events import (
     HungUp,
     Lifted,
     Prepared,
+    SetChanged,
     Sound,
     SoundFinished,
     Tick,
@@ -178,6 +179,10 @@ class Session:
                 return self._next(now, wall) if self.state is State.WAITING else []
             case Tick():
                 return self._tick(now, wall)
+            case SetChanged():
+                if self.ready is not None and self.ready.kind in ("clip", "no_stories"):
+                    self.ready = None  # decoded from the old set
+                return []
         return []
 
     def _tick(self, now: float, wall: dt.datetime) -> list[Effect]:

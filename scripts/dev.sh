@@ -11,7 +11,8 @@ job=${1:-simulate}
 shift || true
 
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev libportaudio2
-  libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd)
+  libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd
+  nginx-light curl)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()

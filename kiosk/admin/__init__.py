@@ -1,0 +1,1 @@
+"""The admin side: keys, publishing clip sets into the signed repository."""

@@ -1,0 +1,1 @@
+"""The signed content repository's formats, shared by the admin's tools and the booth."""

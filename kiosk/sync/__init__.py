@@ -1,0 +1,1 @@
+"""Content sync: signed clip sets from the hub into the booth's atomic set store."""

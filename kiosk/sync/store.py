@@ -1,0 +1,173 @@
+"""The booth's set store: verified clips by hash, complete set folders, one atomic switch.
+
+Layout under the state directory:
+
+    cache/clips/<sha256>.<ext>     verified clip bytes, content-addressed
+    cache/partial/<sha256>.part    an interrupted download, resumed with an HTTP Range
+    sets/<name>-v<version>/        a complete, fsynced set folder (clipset.yaml + hard links)
+    sets/current -> <folder>       the active set: `clips.path` points here
+    sets/previous -> <folder>      the set before it, kept for rollback
+
+A set folder appears under its final name only once it is complete (staged under a dot-name,
+fsynced, renamed), and `current` changes with one rename of a symlink, so a power cut at any
+moment leaves the old set or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.durable import fsync_dir, write_atomic
+
+log = logging.getLogger(__name__)
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+@dataclass(frozen=True)
+class StagedClip:
+    """One clip of a set: its file name in the set folder and its cached bytes."""
+
+    file: str
+    sha256: str
+    ext: str
+
+
+class SetStore:
+    """Owns cache/ and sets/ under `root`. Not thread-safe: one caller at a time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.clips = root / "cache" / "clips"
+        self.partial = root / "cache" / "partial"
+        self.sets = root / "sets"
+        for folder in (self.clips, self.partial, self.sets):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # -- the cache -----------------------------------------------------------------------
+    def clip_path(self, sha256: str, ext: str) -> Path:
+        if not _SHA.match(sha256) or not _EXT.match(ext):
+            raise ValueError(f"bad clip name {sha256}.{ext}")
+        return self.clips / f"{sha256}.{ext}"
+
+    def partial_path(self, sha256: str) -> Path:
+        if not _SHA.match(sha256):
+            raise ValueError(f"bad clip hash {sha256}")
+        return self.partial / f"{sha256}.part"
+
+    def commit_clip(self, part: Path, sha256: str, ext: str) -> Path:
+        """Move a verified download into the cache (fsynced, then renamed)."""
+        final = self.clip_path(sha256, ext)
+        with part.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(part, final)
+        fsync_dir(self.clips)
+        return final
+
+    # -- set folders ---------------------------------------------------------------------
+    def folder_name(self, name: str, version: int) -> str:
+        return f"{name}-v{version}"
+
+    def staged(self, name: str, version: int) -> Path | None:
+        """The complete folder for this set version, if one was staged before."""
+        folder = self.sets / self.folder_name(name, version)
+        return folder if (folder / "clipset.yaml").is_file() else None
+
+    def stage(self, name: str, version: int, clips: Iterable[StagedClip], manifest: str) -> Path:
+        """Build the set folder from cached clips; returns it once complete and durable.
+
+        Raises OSError (disk full, missing cache file) after removing the partial folder.
+        """
+        final = self.sets / self.folder_name(name, version)
+        if self.staged(name, version):
+            return final
+        tmp = self.sets / f".staging-{final.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir()
+            for clip in clips:
+                src = self.clip_path(clip.sha256, clip.ext)
+                try:
+                    os.link(src, tmp / clip.file)
+                except OSError:
+                    shutil.copyfile(src, tmp / clip.file)
+                    with (tmp / clip.file).open("rb+") as f:
+                        os.fsync(f.fileno())
+            write_atomic(tmp / "clipset.yaml", manifest.encode())
+            fsync_dir(tmp)
+            if final.exists():  # an incomplete leftover under the final name
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+            fsync_dir(self.sets)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    # -- activation ----------------------------------------------------------------------
+    def active(self) -> Path | None:
+        return self._target("current")
+
+    def previous(self) -> Path | None:
+        return self._target("previous")
+
+    def activate(self, folder: Path) -> None:
+        """Point `current` at `folder` (one rename), keeping the old one as `previous`."""
+        if folder.parent != self.sets or not (folder / "clipset.yaml").is_file():
+            raise ValueError(f"{folder} is not a complete set folder in {self.sets}")
+        old = self.active()
+        if old == folder:
+            return
+        if old is not None:
+            self._link("previous", old)
+        self._link("current", folder)
+        log.info("active set now %s (previous %s)", folder.name, old.name if old else "none")
+
+    def rollback(self) -> Path | None:
+        """Make `previous` current again; returns the folder now active."""
+        prev = self.previous()
+        if prev is not None:
+            self.activate(prev)
+        return self.active()
+
+    def collect(self, keep: Iterable[Path] = ()) -> list[str]:
+        """Delete staging leftovers, set folders other than current, previous and `keep`, and
+        cached clips no kept folder uses. Heavy disk work: only while the handset is on the hook.
+        """
+        kept = {p for p in (self.active(), self.previous(), *keep) if p is not None}
+        removed: list[str] = []
+        for entry in self.sets.iterdir():
+            if entry.is_symlink() or entry in kept:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        used = {os.stat(f).st_ino for folder in kept for f in folder.iterdir() if f.is_file()}
+        for clip in self.clips.iterdir():
+            if clip.stat().st_ino not in used:
+                clip.unlink()
+                removed.append(f"cache/clips/{clip.name}")
+        fsync_dir(self.sets)
+        return removed
+
+    def _target(self, link: str) -> Path | None:
+        path = self.sets / link
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return None
+        folder = self.sets / target
+        return folder if (folder / "clipset.yaml").is_file() else None
+
+    def _link(self, link: str, folder: Path) -> None:
+        tmp = self.sets / f".{link}.{uuid.uuid4().hex[:8]}"
+        os.symlink(folder.name, tmp)
+        os.replace(tmp, self.sets / link)
+        fsync_dir(self.sets)

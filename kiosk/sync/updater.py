@@ -1,0 +1,166 @@
+"""One sync: refresh the signed metadata, fetch what is new, stage a complete set folder.
+
+Trust comes only from python-tuf: the manifest and every clip are targets of the signed
+targets metadata, and each byte is checked against its signed length and sha256 before it is
+used. Nothing here activates a set; the main loop does that while the handset is on the hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import TargetFile
+from tuf.ngclient import Updater, UpdaterConfig
+
+from kiosk.content.manifest import SetManifest, parse_manifest, set_target
+from kiosk.errors import ConfigError, KioskError
+from kiosk.sync.fetcher import Fetcher
+from kiosk.sync.store import SetStore, StagedClip
+
+log = logging.getLogger(__name__)
+
+SyncState = Literal["ok", "stale", "error"]
+ASSIGNMENTS = "assignments.json"
+
+
+class SyncError(KioskError):
+    """A sync failed; the active set stays. `state` is "stale" or "error"."""
+
+    def __init__(self, state: SyncState, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """A sync that verified everything: `folder` is the complete staged set to activate."""
+
+    set_name: str
+    version: int
+    folder: Path
+    downloaded_bytes: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where and what to sync."""
+
+    url: str  # the repository root: <url>/metadata/, <url>/targets/
+    trusted_root: Path  # root.json shipped with the booth (used until one is cached)
+    set_name: str = ""  # follow this set, or
+    group: str = ""  # the set the signed assignments.json gives this booth group
+
+
+class Syncer:
+    """Runs syncs on the sync thread; owns the TUF metadata cache under `state_dir/tuf`."""
+
+    def __init__(self, source: Source, store: SetStore, fetcher: Fetcher, state_dir: Path):
+        self.source = source
+        self.store = store
+        self.fetcher = fetcher
+        self.metadata_dir = state_dir / "tuf" / "metadata"
+        self.download_dir = state_dir / "tuf" / "downloads"
+        self.metadata_dir.mkdir(parents=True, exist_ok=True)
+        self.download_dir.mkdir(parents=True, exist_ok=True)
+
+    def sync(self) -> SyncResult:
+        """Refresh and stage. Raises SyncError; never touches the active set."""
+        self.fetcher.start_sync()
+        before = self.fetcher.bytes
+        try:
+            updater = self._updater()
+            updater.refresh()
+            name = self._set_name(updater)
+            info = updater.get_targetinfo(set_target(name))
+            if info is None:
+                raise SyncError("error", f"the repository has no set {name!r}")
+            manifest = parse_manifest(self._target_bytes(updater, info), info.path)
+            if manifest.name != name:
+                raise SyncError("error", f"{info.path}: names set {manifest.name!r}")
+            folder = self.store.staged(manifest.name, manifest.version)
+            if folder is None:
+                self._fetch_clips(updater, manifest)
+                clips = [StagedClip(c.file, c.sha256, c.ext) for c in manifest.clips]
+                folder = self.store.stage(
+                    manifest.name, manifest.version, clips, manifest.clipset_yaml()
+                )
+        except tuf_errors.ExpiredMetadataError as e:
+            raise SyncError("stale", f"signed metadata expired: {e}") from e
+        except tuf_errors.RepositoryError as e:
+            raise SyncError("error", f"rejected by TUF: {type(e).__name__}: {e}") from e
+        except tuf_errors.DownloadError as e:
+            raise SyncError("error", f"download failed: {type(e).__name__}: {e}") from e
+        except ConfigError as e:
+            raise SyncError("error", "; ".join(e.problems)) from e
+        except OSError as e:
+            raise SyncError("error", f"cannot stage the set: {e}") from e
+        return SyncResult(manifest.name, manifest.version, folder, self.fetcher.bytes - before)
+
+    def _updater(self) -> Updater:
+        cached = self.metadata_dir / "root.json"
+        try:
+            bootstrap = None if cached.exists() else self.source.trusted_root.read_bytes()
+        except OSError as e:
+            raise SyncError(
+                "error", f"sync.root: cannot read {self.source.trusted_root}: {e}"
+            ) from e
+        url = self.source.url.rstrip("/")
+        return Updater(
+            str(self.metadata_dir),
+            f"{url}/metadata/",
+            str(self.download_dir),
+            f"{url}/targets/",
+            fetcher=self.fetcher,
+            config=UpdaterConfig(targets_max_length=20_000_000),
+            bootstrap=bootstrap,
+        )
+
+    def _set_name(self, updater: Updater) -> str:
+        if self.source.set_name:
+            return self.source.set_name
+        info = updater.get_targetinfo(ASSIGNMENTS)
+        if info is None:
+            raise SyncError("error", f"no sync.set and the repository has no {ASSIGNMENTS}")
+        try:
+            groups = json.loads(self._target_bytes(updater, info))["groups"]
+            return str(groups[self.source.group])
+        except (ValueError, KeyError, TypeError) as e:
+            reason = f"{ASSIGNMENTS}: no set for group {self.source.group!r}"
+            raise SyncError("error", reason) from e
+
+    def _target_bytes(self, updater: Updater, info: TargetFile) -> bytes:
+        path = updater.find_cached_target(info) or updater.download_target(info)
+        return Path(path).read_bytes()
+
+    def _fetch_clips(self, updater: Updater, manifest: SetManifest) -> None:
+        base = self.source.url.rstrip("/") + "/targets/"
+        for clip in manifest.clips:
+            info = updater.get_targetinfo(clip.target)
+            if info is None:
+                raise SyncError("error", f"{clip.file}: {clip.target} is not a signed target")
+            final = self.store.clip_path(clip.sha256, clip.ext)
+            if final.exists() and _verified(info, final):
+                continue
+            part = self.store.partial_path(clip.sha256)
+            # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
+            url = f"{base}clips/{clip.sha256}.{clip.sha256}.{clip.ext}"
+            self.fetcher.download_resumable(url, part, info.length)
+            if not _verified(info, part):
+                part.unlink()
+                raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+            self.store.commit_clip(part, clip.sha256, clip.ext)
+
+
+def _verified(info: TargetFile, path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            info.verify_length_and_hashes(f)
+    except (tuf_errors.LengthOrHashMismatchError, OSError):
+        return False
+    return True

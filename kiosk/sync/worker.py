@@ -1,0 +1,85 @@
+"""The sync thread: a sync every `interval` (with jitter), results posted to the main loop.
+
+Heavy disk work (collecting old sets) runs here, and only while the handset is on the hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.events import SyncFailed, SyncReady
+from kiosk.sync.store import SetStore
+from kiosk.sync.updater import Syncer, SyncError
+
+log = logging.getLogger(__name__)
+
+
+class SyncWorker:
+    """Owns the sync thread; the main loop sets `on_hook` and reads nothing else from here."""
+
+    def __init__(
+        self,
+        syncer: Syncer,
+        store: SetStore,
+        interval_s: float,
+        jitter: float,
+        post: Callable[[object], None],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.syncer = syncer
+        self.store = store
+        self.interval_s = interval_s
+        self.jitter = jitter
+        self._post = post
+        self._rng = rng or random.Random()
+        self.on_hook = threading.Event()
+        self._stop = threading.Event()
+        self._staged: Path | None = None
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        delay = self._rng.uniform(0, min(30.0, self.interval_s))  # spread a fleet's first sync
+        while not self._stop.wait(delay):
+            self.run_once()
+            spread = self.interval_s * self.jitter
+            delay = self.interval_s + self._rng.uniform(-spread, spread)
+
+    def run_once(self) -> None:
+        """One sync; posts SyncReady or SyncFailed. Never raises."""
+        if self.on_hook.is_set():
+            self._collect()
+        try:
+            result = self.syncer.sync()
+        except SyncError as e:
+            log.warning("sync %s: %s", e.state, e.reason)
+            self._post(SyncFailed(e.state, e.reason))
+            return
+        except Exception as e:  # a bug must not end the sync thread
+            log.exception("sync failed")
+            self._post(SyncFailed("error", f"{type(e).__name__}: {e}"))
+            return
+        self._staged = result.folder
+        self._post(
+            SyncReady(result.folder, result.set_name, result.version, result.downloaded_bytes)
+        )
+
+    def _collect(self) -> None:
+        try:
+            removed = self.store.collect(keep=[self._staged] if self._staged else [])
+        except OSError as e:
+            log.warning("collecting old sets: %s", e)
+            return
+        if removed:
+            log.info("collected %d old files and sets", len(removed))

@@ -102,10 +102,12 @@ def _sync_once(config: Config) -> int:
     try:
         result = syncer.sync()
     except SyncError as e:
+        syncer.close()
         active = store.active()
         print(f"sync {e.state}: {e.reason}", file=sys.stderr)
         print(f"still playing {active.name if active else 'nothing synced yet'}", file=sys.stderr)
         return 1
+    syncer.close()
     store.activate(result.folder)
     store.collect()
     print(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.audio_rig import AlsaFileCapture, PulseSink
+from tests.content import close_syncers
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,10 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
 @pytest.fixture
 def file_capture(tmp_path: Path) -> AlsaFileCapture:
     return AlsaFileCapture(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _close_syncers() -> Iterator[None]:
+    """HTTP sessions opened by tests.content.booth_syncer are closed after each test."""
+    yield
+    close_syncers()

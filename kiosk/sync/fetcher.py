@@ -8,14 +8,22 @@ Every error that leaves here is a tuf DownloadError subclass.
 from __future__ import annotations
 
 import re
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import requests
 import urllib3
-from tuf.api.exceptions import DownloadError, DownloadHTTPError, SlowRetrievalError
+from tuf.api.exceptions import (
+    DownloadError,
+    DownloadHTTPError,
+    DownloadLengthMismatchError,
+    SlowRetrievalError,
+)
 from tuf.ngclient.fetcher import FetcherInterface
 
 from kiosk import __version__
@@ -32,6 +40,8 @@ class FetchLimits:
     file_deadline_s: float = 300.0  # one file, headers to last byte
     sync_deadline_s: float = 900.0  # a whole sync
     chunk_bytes: int = 64 * 1024
+    attempts: int = 3  # per request, for a 5xx answer or a dropped connection
+    retry_pause_s: float = 0.5
 
 
 class Fetcher(FetcherInterface):
@@ -45,6 +55,9 @@ class Fetcher(FetcherInterface):
         self.requests = 0
         self.bytes = 0
 
+    def close(self) -> None:
+        self.session.close()
+
     def start_sync(self) -> None:
         self._sync_deadline = time.monotonic() + self.limits.sync_deadline_s
 
@@ -53,10 +66,32 @@ class Fetcher(FetcherInterface):
         return d if self._sync_deadline is None else min(d, self._sync_deadline)
 
     def _fetch(self, url: str) -> Iterator[bytes]:
+        # ngclient reads 403/404 on N.root.json as "no newer root": the real code is kept.
+        return self._fetch_chunks(url)
+
+    @contextmanager
+    def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
+        """As FetcherInterface's, but the response closes at once when it runs over."""
+        received = 0
+        with tempfile.TemporaryFile() as temp:
+            chunks = self._fetch_chunks(url)
+            try:
+                for chunk in chunks:
+                    received += len(chunk)
+                    if received > max_length:
+                        raise DownloadLengthMismatchError(
+                            f"{url}: more than the allowed {max_length} bytes"
+                        )
+                    temp.write(chunk)
+            finally:
+                chunks.close()
+            temp.seek(0)
+            yield temp
+
+    def _fetch_chunks(self, url: str) -> Generator[bytes, None, None]:
         resp, deadline = self._get(url, {})
         if resp.status_code != 200:
             resp.close()
-            # ngclient reads 403/404 on N.root.json as "no newer root": keep the real code.
             raise DownloadHTTPError(f"HTTP {resp.status_code} for {url}", resp.status_code)
         return self._chunks(resp, url, deadline)
 
@@ -84,12 +119,16 @@ class Fetcher(FetcherInterface):
         else:
             resp.close()
             raise DownloadHTTPError(f"HTTP {resp.status_code} for {url}", resp.status_code)
-        with part.open(mode) as f:
-            for chunk in self._chunks(resp, url, deadline):
-                have += len(chunk)
-                if have > max_bytes:
-                    raise DownloadError(f"{url}: more than the signed length {max_bytes} bytes")
-                f.write(chunk)
+        chunks = self._chunks(resp, url, deadline)
+        try:
+            with part.open(mode) as f:
+                for chunk in chunks:
+                    have += len(chunk)
+                    if have > max_bytes:
+                        raise DownloadError(f"{url}: more than the signed length {max_bytes} bytes")
+                    f.write(chunk)
+        finally:
+            chunks.close()  # closes the response now, not when garbage collected
         return None
 
     def _check_range(self, resp: requests.Response, have: int, url: str) -> None:
@@ -100,21 +139,34 @@ class Fetcher(FetcherInterface):
             raise DownloadError(f"{url}: asked for bytes {have}-, got Content-Range {got!r}")
 
     def _get(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, float]:
+        """GET with headers read; a 5xx or a dropped connection is retried (within limits)."""
         deadline = self._deadline()
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SlowRetrievalError(f"sync deadline passed before {url}")
-        self.requests += 1
-        timeout = (min(self.limits.connect_timeout_s, left), min(self.limits.read_timeout_s, left))
-        try:
-            resp = self.session.get(url, headers=headers, stream=True, timeout=timeout)
-        except requests.Timeout as e:
-            raise SlowRetrievalError(f"timed out connecting to {url}") from e
-        except requests.RequestException as e:
-            raise DownloadError(f"cannot reach {url}: {e}") from e
-        return resp, deadline
+        for attempt in range(1, self.limits.attempts + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SlowRetrievalError(f"sync deadline passed before {url}")
+            self.requests += 1
+            timeout = (
+                min(self.limits.connect_timeout_s, left),
+                min(self.limits.read_timeout_s, left),
+            )
+            try:
+                resp = self.session.get(url, headers=headers, stream=True, timeout=timeout)
+            except requests.Timeout as e:
+                raise SlowRetrievalError(f"timed out connecting to {url}") from e
+            except requests.RequestException as e:
+                if attempt == self.limits.attempts:
+                    raise DownloadError(f"cannot reach {url}: {e}") from e
+            else:
+                if resp.status_code < 500 or attempt == self.limits.attempts:
+                    return resp, deadline
+                resp.close()
+            time.sleep(min(self.limits.retry_pause_s * attempt, max(0.0, left / 2)))
+        raise AssertionError("unreachable")
 
-    def _chunks(self, resp: requests.Response, url: str, deadline: float) -> Iterator[bytes]:
+    def _chunks(
+        self, resp: requests.Response, url: str, deadline: float
+    ) -> Generator[bytes, None, None]:
         # Errors raised while this generator runs are not wrapped by FetcherInterface.fetch():
         # convert them here so only DownloadError leaves.
         try:

@@ -69,6 +69,10 @@ class Syncer:
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
         self.download_dir.mkdir(parents=True, exist_ok=True)
 
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.fetcher.close()
+
     def sync(self) -> SyncResult:
         """Refresh and stage. Raises SyncError; never touches the active set."""
         self.fetcher.start_sync()

@@ -48,6 +48,7 @@ class SyncWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        self.syncer.close()
 
     def _run(self) -> None:
         delay = self._rng.uniform(0, min(30.0, self.interval_s))  # spread a fleet's first sync

@@ -1,0 +1,99 @@
+"""A hostile network in front of a real server: errors, cut connections, trickled bytes.
+
+Sits between the booth and nginx on 127.0.0.1 and forwards every GET (with its Range header),
+misbehaving as told. The misbehaviour is the point, so this one is hand-made.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urlsplit
+
+Mode = Literal["pass", "fail_every_other", "cut_clips", "trickle"]
+
+
+class BadProxy:
+    """`url` forwards to `upstream`; set `mode` at any time."""
+
+    def __init__(self, upstream: str, mode: Mode = "pass", cut_after: int = 4096) -> None:
+        self.upstream = urlsplit(upstream)
+        self.mode: Mode = mode
+        self.cut_after = cut_after
+        self.count = 0
+        self.seen: list[tuple[str, str]] = []  # (path, Range header)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        self.count += 1
+        self.seen.append((req.path, req.headers.get("Range", "")))
+        if self.mode == "fail_every_other" and self.count % 2 == 0:
+            body = b"upstream trouble"
+            req.send_response(500)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+            return
+        host = self.upstream.hostname or "127.0.0.1"
+        conn = http.client.HTTPConnection(host, self.upstream.port, timeout=10)
+        headers = {"Range": req.headers["Range"]} if req.headers.get("Range") else {}
+        conn.request("GET", req.path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        req.send_response(resp.status)
+        for name in ("Content-Type", "Content-Range", "Accept-Ranges"):
+            if resp.getheader(name):
+                req.send_header(name, resp.getheader(name) or "")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        try:
+            if self.mode == "cut_clips" and "/targets/clips/" in req.path:
+                req.wfile.write(body[: self.cut_after])
+                req.wfile.flush()
+                req.close_connection = True
+                req.connection.shutdown(2)
+                return
+            if self.mode == "trickle" and "/targets/" in req.path:
+                for i in range(len(body)):
+                    req.wfile.write(body[i : i + 1])
+                    req.wfile.flush()
+                    time.sleep(1.0)
+                return
+            req.wfile.write(body)
+        except OSError:
+            pass  # the booth hung up on us: that is what we test
+
+    def start(self) -> BadProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> BadProxy:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,257 @@
+"""Every attack and fault is rejected, the old set keeps playing, and the reason is given.
+
+Malicious repositories are made with python-tuf's own Metadata API; a hostile proxy in front of
+Debian's nginx plays the broken network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata
+from tuf.api.serialization.json import JSONSerializer
+
+from kiosk.sync.fetcher import FetchLimits
+from kiosk.sync.store import SetStore
+from kiosk.sync.updater import Syncer, SyncError
+from tests.bad_proxy import BadProxy
+from tests.content import Publisher, booth_syncer
+from tests.nginx import Nginx
+
+
+@dataclass
+class World:
+    publisher: Publisher
+    nginx: Nginx
+    syncer: Syncer
+    store: SetStore
+    good: Path  # the active set folder (version 1)
+    state: Path
+
+    def expect_rejected(self, state: str, reason: str, syncer: Syncer | None = None) -> str:
+        with pytest.raises(SyncError) as e:
+            (syncer or self.syncer).sync()
+        assert e.value.state == state, e.value.reason
+        assert reason in e.value.reason, e.value.reason
+        self.assert_old_set_intact()
+        return e.value.reason
+
+    def assert_old_set_intact(self) -> None:
+        assert self.store.active() == self.good
+        files = sorted(p.name for p in self.good.iterdir())
+        assert files == ["a.opus", "b.opus", "clipset.yaml"]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6})
+    with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
+        state = tmp_path / "booth"
+        syncer, store = booth_syncer(state, nginx.url, publisher.root_json, "lobby")
+        good = syncer.sync().folder
+        store.activate(good)
+        yield World(publisher, nginx, syncer, store, good, state)
+
+
+def write_md(path: Path, md: Metadata) -> None:  # type: ignore[type-arg]
+    path.write_bytes(md.to_bytes(JSONSerializer(compact=False)))
+
+
+def resign_snapshot_timestamp(w: World, targets_version: int) -> None:
+    """What a compromised hub can do: it holds the online keys."""
+    w.publisher.repo._snapshot_and_timestamp(targets_version, w.publisher.online_signers())
+
+
+def test_tampered_clip_bytes(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    info = next(
+        t
+        for t in world.publisher.repo.targets().signed.targets.values()
+        if t.path.startswith("clips/") and not (world.store.clips / t.path[6:]).exists()
+    )
+    path = world.publisher.repo.target_path(info)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    world.expect_rejected("error", "do not match the signed hash")
+
+
+def test_tampered_clipset_json(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    info = world.publisher.repo.targets().signed.targets["sets/lobby/clipset.json"]
+    path = world.publisher.repo.target_path(info)
+    path.write_bytes(path.read_bytes().replace(b'"Title a.wav"', b'"Title X.wav"'))
+    world.expect_rejected("error", "LengthOrHashMismatchError")
+
+
+def test_a_compromised_hub_cannot_sign_targets(world: World) -> None:
+    """The hub has the online keys only: targets it signs itself are refused."""
+    repo = world.publisher.repo
+    evil = repo.new_targets()
+    evil_bytes = b"OggS not a customer"
+    info = repo.add_target_bytes(f"clips/{hashlib.sha256(evil_bytes).hexdigest()}.opus", evil_bytes)
+    evil.signed.targets[info.path] = info
+    evil.sign(world.publisher.online.signer("snapshot"))
+    write_md(repo.metadata / f"{evil.signed.version}.targets.json", evil)
+    resign_snapshot_timestamp(world, evil.signed.version)
+    world.expect_rejected("error", "UnsignedMetadataError")
+
+
+def test_metadata_signed_by_a_wrong_key(world: World) -> None:
+    repo = world.publisher.repo
+    ts = repo.timestamp()
+    ts.signatures.clear()
+    ts.signed.version += 1
+    ts.sign(CryptoSigner.generate_ed25519())
+    write_md(repo.metadata / "timestamp.json", ts)
+    world.expect_rejected("error", "UnsignedMetadataError")
+
+
+def test_rollback_to_an_older_version(world: World) -> None:
+    repo = world.publisher.repo
+    old_timestamp = (repo.metadata / "timestamp.json").read_bytes()
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    newer = world.syncer.sync()
+    world.store.activate(newer.folder)
+    world.good = newer.folder
+    (repo.metadata / "timestamp.json").write_bytes(old_timestamp)
+    with pytest.raises(SyncError) as e:
+        world.syncer.sync()
+    assert "BadVersionNumberError" in e.value.reason
+    assert world.store.active() == newer.folder
+
+
+def test_freeze_expired_metadata_keeps_playing_and_reports_stale(tmp_path: Path) -> None:
+    """A server that serves a timestamp that has expired, forever."""
+    past = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=60)
+    publisher = Publisher(tmp_path / "admin", clock=lambda: past)
+    publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6})
+    with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
+        syncer, _store = booth_syncer(tmp_path / "booth", nginx.url, publisher.root_json, "lobby")
+        with pytest.raises(SyncError) as e:
+            syncer.sync()
+    assert e.value.state == "stale" and "expired" in e.value.reason
+
+
+def test_frozen_after_a_good_sync(world: World) -> None:
+    repo = world.publisher.repo
+    ts = repo.timestamp()
+    ts.signatures.clear()
+    ts.signed.version += 1
+    ts.signed.expires = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    ts.sign(world.publisher.online.signer("timestamp"))
+    write_md(repo.metadata / "timestamp.json", ts)
+    world.expect_rejected("stale", "timestamp.json is expired")
+
+
+def test_mix_and_match_snapshot(world: World) -> None:
+    """A snapshot from another version served under the name the timestamp signed."""
+    repo = world.publisher.repo
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "c.wav": 0.6})
+    current = repo.timestamp().signed.snapshot_meta.version
+    other = (repo.metadata / f"{current - 1}.snapshot.json").read_bytes()
+    (repo.metadata / f"{current}.snapshot.json").write_bytes(other)
+    world.expect_rejected("error", "rejected by TUF")
+
+
+def test_endless_metadata(world: World) -> None:
+    repo = world.publisher.repo
+    ts = repo.timestamp()
+    ts.signatures.clear()
+    ts.signed.version += 1
+    ts.signed.unrecognized_fields["padding"] = "x" * 100_000
+    ts.sign(world.publisher.online.signer("timestamp"))
+    write_md(repo.metadata / "timestamp.json", ts)
+    world.expect_rejected("error", "DownloadLengthMismatchError")
+
+
+def test_endless_clip_data(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    for info in world.publisher.repo.targets().signed.targets.values():
+        path = world.publisher.repo.target_path(info)
+        if info.path.startswith("clips/"):
+            with path.open("ab") as f:
+                f.write(b"\0" * 5_000_000)
+    world.expect_rejected("error", "more than the signed length")
+
+
+def test_server_failing_every_other_request(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    with BadProxy(world.nginx.url, "fail_every_other") as proxy:
+        syncer, _ = booth_syncer(world.state, proxy.url, world.publisher.root_json, "lobby")
+        outcomes = []
+        for _ in range(10):
+            try:
+                result = syncer.sync()
+            except SyncError as e:
+                assert e.state == "error" and "500" in e.reason
+                world.assert_old_set_intact()
+                outcomes.append("error")
+                continue
+            outcomes.append("ok")
+            break
+    assert outcomes[-1] == "ok" and result.version == 2, outcomes
+
+
+def test_connection_cut_mid_file_resumes_with_range(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "long.wav": 3.0})
+    with BadProxy(world.nginx.url, "cut_clips", cut_after=8000) as proxy:
+        syncer, _ = booth_syncer(world.state, proxy.url, world.publisher.root_json, "lobby")
+        for _ in range(20):
+            try:
+                result = syncer.sync()
+                break
+            except SyncError as e:
+                assert "connection failed mid-file" in e.reason or "Content-Range" in e.reason
+                world.assert_old_set_intact()
+        else:
+            pytest.fail("never completed")
+    ranges = [r for p, r in proxy.seen if "/clips/" in p and r]
+    assert ranges and all(r.startswith("bytes=") for r in ranges)
+    assert result.version == 2
+
+
+def test_trickling_server_is_dropped_after_the_deadline(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    limits = FetchLimits(read_timeout_s=5, file_deadline_s=2.5, sync_deadline_s=4)
+    with BadProxy(world.nginx.url, "trickle") as proxy:
+        syncer, _ = booth_syncer(world.state, proxy.url, world.publisher.root_json, "lobby", limits)
+        reason = world.expect_rejected("error", "SlowRetrievalError", syncer)
+    assert "too slow" in reason or "deadline" in reason
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_disk_full_during_a_sync(tmp_path: Path) -> None:
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 0.6})
+    mount = tmp_path / "sd"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
+            syncer, store = booth_syncer(mount, nginx.url, publisher.root_json, "lobby")
+            good = syncer.sync().folder
+            store.activate(good)
+            publisher.publish_clips("lobby", {"a.wav": 0.6, "big.wav": 30.0})
+            filler = mount / "filler"
+            filler.write_bytes(b"\0" * (os.statvfs(mount).f_bavail * 4096 - 20_000))
+            with pytest.raises(SyncError) as e:
+                syncer.sync()
+            assert "No space left on device" in e.value.reason
+            assert store.active() == good and (good / "a.opus").is_file()
+            assert not list(store.sets.glob(".staging-*"))
+            filler.unlink()
+            store.activate(syncer.sync().folder)
+            assert store.active() is not None and store.active() != good
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

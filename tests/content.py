@@ -7,8 +7,9 @@ from pathlib import Path
 
 from securesystemslib.signer import Signer
 
-from kiosk.admin.local import Published, publish
+from kiosk.admin.destination import LocalDestination
 from kiosk.admin.publish import Loudness
+from kiosk.admin.publishing import Published, publish
 from kiosk.content.keys import KeyStore
 from kiosk.content.repository import Clock, Repository, utcnow
 from kiosk.sync.fetcher import Fetcher, FetchLimits
@@ -45,12 +46,14 @@ class Publisher:
         return publish(
             folder,
             name,
-            self.repo,
-            self.keys,
-            self.online,
+            self.destination(),
+            self.keys.signer("targets"),
             Loudness(),
             dt.date.today(),
         )
+
+    def destination(self) -> LocalDestination:
+        return LocalDestination(self.repo, self.online_signers(), self.keys.public("targets"))
 
     @property
     def root_json(self) -> Path:

@@ -1,4 +1,9 @@
-"""`kiosk-admin`: keys and clip-set publishing for the signed content repository."""
+"""`kiosk-admin`: keys, and publishing clip sets into the signed content repository.
+
+Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
+`--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
+The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,25 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.admin.local import current_manifest, publish
+from kiosk.admin.destination import Destination, HubDestination, LocalDestination
 from kiosk.admin.publish import Loudness, PublishError
+from kiosk.admin.publishing import assign, current_manifest, next_targets, publish, retire
 from kiosk.content.keys import KeyError_, KeyStore
-from kiosk.content.manifest import SetManifest, set_target
 from kiosk.content.repository import Repository, RepositoryError
 from kiosk.errors import ConfigError
 
 CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kiosk-admin"
+ONLINE = ("snapshot", "timestamp")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk-admin", description=__doc__)
-    parser.add_argument("--repo", type=Path, required=True, help="the repository folder")
+    parser = argparse.ArgumentParser(
+        prog="kiosk-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--repo", type=Path, help="a repository folder")
+    where.add_argument("--hub", help="the hub's URL, e.g. http://127.0.0.1:8765")
+    parser.add_argument("--token", default=os.environ.get("KIOSK_HUB_TOKEN", ""))
     parser.add_argument(
         "--keys", type=Path, default=CONFIG_HOME / "keys", help="root and targets keys"
     )
@@ -28,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         "--online-keys",
         type=Path,
         default=CONFIG_HOME / "online",
-        help="snapshot and timestamp keys (the hub's, once it runs)",
+        help="snapshot and timestamp keys (they move to the hub's data folder)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create the keys and an empty repository")
+    sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
     pub.add_argument("folder", type=Path)
     pub.add_argument("--set", dest="set_name", required=True)
@@ -41,24 +52,36 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sets", help="list the published sets")
     show = sub.add_parser("show", help="show a set's clips")
     show.add_argument("name")
-    retire = sub.add_parser("retire", help="publish a set version without one clip")
-    retire.add_argument("name")
-    retire.add_argument("clip")
+    ret = sub.add_parser("retire", help="publish a set version without one clip")
+    ret.add_argument("name")
+    ret.add_argument("clip")
+    asg = sub.add_parser("assign", help="make booths of a group follow a set")
+    asg.add_argument("group")
+    asg.add_argument("set_name", metavar="set")
+    rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
+    rot.add_argument("role", choices=("targets", "snapshot", "timestamp"))
     args = parser.parse_args(argv)
-    repo = Repository(args.repo)
     keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
     try:
-        match args.command:
-            case "init":
+        if args.command in ("init", "rotate-key"):
+            if args.repo is None:
+                print(
+                    f"error: {args.command} works on a repository folder (--repo)", file=sys.stderr
+                )
+                return 2
+            repo = Repository(args.repo)
+            if args.command == "init":
                 return _init(repo, keys, online)
+            return _rotate(repo, keys, online, args.role)
+        dest = _destination(args, keys, online)
+        match args.command:
             case "publish":
                 loudness = Loudness(args.lufs, args.true_peak, args.max_seconds)
                 done = publish(
                     args.folder,
                     args.set_name,
-                    repo,
-                    keys,
-                    online,
+                    dest,
+                    keys.signer("targets"),
                     loudness,
                     dt.date.today(),
                     progress=lambda line: print(line, file=sys.stderr),
@@ -67,34 +90,49 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"warning: {warning}", file=sys.stderr)
                 print(
                     f"published {done.name} version {done.version}: {done.clips} clips, "
-                    f"{done.new_clips} new ({done.new_bytes / 1024:.0f} KiB)"
+                    f"{done.new_clips} new ({done.new_bytes / 1024:.0f} KiB uploaded)"
                 )
-                return 0
             case "sets":
-                for path in sorted(repo.targets().signed.targets):
+                for path in sorted(dest.current_targets().signed.targets):
                     if path.startswith("sets/"):
-                        name = path.split("/")[1]
-                        manifest = current_manifest(repo, name)
+                        manifest = current_manifest(dest, path.split("/")[1])
                         assert manifest is not None
-                        print(f"{name}\tversion {manifest.version}\t{len(manifest.clips)} clips")
-                return 0
+                        count = len(manifest.clips)
+                        print(f"{manifest.name}\tversion {manifest.version}\t{count} clips")
             case "show":
-                return _show(repo, args.name)
+                manifest = current_manifest(dest, args.name)
+                if manifest is None:
+                    raise LookupError(f"no set {args.name!r}")
+                print(f"{manifest.name} version {manifest.version}, published {manifest.published}")
+                for clip in manifest.clips:
+                    expires = f"  expires {clip.expires}" if clip.expires else ""
+                    print(f"  {clip.file}\t{clip.title!r} - {clip.speaker}{expires}")
+            case "assign":
+                groups = assign(dest, keys.signer("targets"), args.group, args.set_name)
+                print(f"assignments: {groups}")
             case "retire":
-                return _retire(repo, keys, online, args.name, args.clip)
+                manifest = retire(dest, keys.signer("targets"), args.name, args.clip)
+                print(f"retired {args.clip} from {args.name}: version {manifest.version}")
+        return 0
     except (PublishError, ConfigError) as e:
         print("\n".join(e.problems), file=sys.stderr)
         print("nothing was published", file=sys.stderr)
         return 2
-    except (RepositoryError, KeyError_) as e:
+    except (RepositoryError, KeyError_, LookupError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
-        print(
-            f"error: {e.filename}: no such file (is --repo right? run init first)", file=sys.stderr
-        )
+        print(f"error: {e.filename}: no such file (run init first?)", file=sys.stderr)
         return 2
-    return 64
+
+
+def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> Destination:
+    if args.hub:
+        if not args.token:
+            raise RepositoryError("--hub needs --token or KIOSK_HUB_TOKEN")
+        return HubDestination(args.hub, args.token, keys.public("targets"))
+    signers = {r: online.signer(r) for r in ONLINE}
+    return LocalDestination(Repository(args.repo), signers, keys.public("targets"))
 
 
 def _init(repo: Repository, keys: KeyStore, online: KeyStore) -> int:
@@ -106,46 +144,25 @@ def _init(repo: Repository, keys: KeyStore, online: KeyStore) -> int:
     ):
         if not store.has(role):
             store.generate(role)
-    repo.create(
-        keys.signer("root"),
-        keys.signer("targets"),
-        {r: online.signer(r) for r in ("snapshot", "timestamp")},
-    )
+    repo.create(keys.signer("root"), keys.signer("targets"), {r: online.signer(r) for r in ONLINE})
     print(f"repository created in {repo.folder}")
-    print(f"keep {keys.folder}/root.pem offline; booths trust {repo.metadata}/1.root.json")
+    print(f"keep {keys.folder / 'root.pem'} offline; booths trust {repo.metadata / '1.root.json'}")
     return 0
 
 
-def _show(repo: Repository, name: str) -> int:
-    manifest = current_manifest(repo, name)
-    if manifest is None:
-        print(f"error: no set {name!r}", file=sys.stderr)
-        return 2
-    print(f"{manifest.name} version {manifest.version}, published {manifest.published}")
-    for clip in manifest.clips:
-        expires = f"  expires {clip.expires}" if clip.expires else ""
-        print(f"  {clip.file}\t{clip.title!r} - {clip.speaker}{expires}")
-    return 0
-
-
-def _retire(repo: Repository, keys: KeyStore, online: KeyStore, name: str, clip: str) -> int:
-    manifest = current_manifest(repo, name)
-    if manifest is None:
-        print(f"error: no set {name!r}", file=sys.stderr)
-        return 2
-    kept = tuple(c for c in manifest.clips if c.file != clip and Path(c.file).stem != clip)
-    if len(kept) == len(manifest.clips):
-        print(f"error: set {name!r} has no clip {clip!r}", file=sys.stderr)
-        return 2
-    targets = repo.new_targets()
-    new = SetManifest(
-        name, manifest.version + 1, published=dt.datetime.now(dt.UTC).isoformat(), clips=kept
-    )
-    info = repo.add_target_bytes(set_target(name), new.to_json())
-    targets.signed.targets[info.path] = info
-    targets.sign(keys.signer("targets"))
-    repo.publish_targets(targets, {r: online.signer(r) for r in ("snapshot", "timestamp")})
-    print(f"retired {clip} from {name}: version {new.version}, {len(kept)} clips")
+def _rotate(repo: Repository, keys: KeyStore, online: KeyStore, role: str) -> int:
+    store = keys if role == "targets" else online
+    store.retire(role)
+    new = store.generate(role)
+    version = repo.rotate_key(role, keys.signer("root"), new.public_key)
+    signers = {r: online.signer(r) for r in ONLINE}
+    if role == "targets":  # re-sign the current content with the new key
+        targets = next_targets(repo.targets())
+        targets.sign(new)
+        repo.publish_targets(targets, signers)
+    else:
+        repo.refresh_timestamp(signers)
+    print(f"{role} key rotated: root version {version}; old key kept as {store.folder}/{role}.old*")
     return 0
 
 

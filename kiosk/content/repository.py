@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from securesystemslib.signer import Signer
+from securesystemslib.signer import Key, Signer
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import (
     Metadata,
@@ -143,6 +143,21 @@ class Repository:
             raise RepositoryError(f"targets metadata: no bytes uploaded for {missing[:5]}")
         self._write(f"{targets.signed.version}.targets.json", targets)
         return self._snapshot_and_timestamp(targets.signed.version, online)
+
+    def rotate_key(self, role: str, root: Signer, new_key: Key) -> int:
+        """Root version N+1, signed by the root key, trusting `new_key` alone for `role`."""
+        md = self.root()
+        signed = md.signed
+        for keyid in list(signed.roles[role].keyids):
+            signed.revoke_key(keyid, role)
+        signed.add_key(new_key, role)
+        signed.version += 1
+        signed.expires = self._expiry("root")
+        md.signatures.clear()
+        md.sign(root)
+        self._write(f"{signed.version}.root.json", md)
+        self._write("root.json", md)
+        return signed.version
 
     def refresh_timestamp(self, online: dict[str, Signer]) -> int:
         """Re-sign snapshot and timestamp with new versions and expiries (run daily)."""

@@ -1,0 +1,159 @@
+"""The hub's HTTP service (FastAPI): the repository as static files, and the admin API.
+
+    GET  /repo/...                    the signed repository (what booths, nginx or a CDN serve)
+    PUT  /api/v1/targets/{path}       upload target bytes (?sha256=...); admin token
+    POST /api/v1/publish              signed targets metadata → new snapshot and timestamp
+    POST /api/v1/refresh              re-sign snapshot and timestamp now
+    GET  /api/v1/publishes            the publish log
+    GET  /healthz
+
+The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from securesystemslib.signer import Signer
+from tuf.api.exceptions import RepositoryError as TufRepositoryError
+from tuf.api.metadata import Metadata, Targets
+from tuf.api.serialization import DeserializationError
+
+from hub.db import Database
+from hub.settings import Settings
+from kiosk.content.keys import KeyStore
+from kiosk.content.repository import Repository, RepositoryError, utcnow
+
+log = logging.getLogger(__name__)
+
+_TARGET = re.compile(
+    r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/clipset\.json"
+    r"|assignments\.json)$"
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app for one data folder (the repository must exist: `kiosk-admin init`)."""
+    repo = Repository(settings.repo)
+    keys = KeyStore(settings.online_keys)
+    token = settings.admin_token().encode()
+    db = Database(settings.database)
+    lock = threading.Lock()  # one publish at a time
+
+    def online() -> dict[str, Signer]:
+        return {r: keys.signer(r) for r in ("snapshot", "timestamp")}
+
+    def refresh_if_due() -> bool:
+        with lock:
+            expires = repo.timestamp().signed.expires
+            due = expires - dt.timedelta(days=settings.refresh_before_expiry_days)
+            if utcnow() < due:
+                return False
+            repo.refresh_timestamp(online())
+            return True
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def refresher() -> None:
+            while True:
+                if await asyncio.to_thread(refresh_if_due):
+                    log.info("re-signed snapshot and timestamp before they expire")
+                await asyncio.sleep(3600)
+
+        task = asyncio.create_task(refresher())
+        try:
+            yield
+        finally:
+            task.cancel()
+            db.close()
+
+    app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def admin_only(request: Request, call_next: Any) -> Any:
+        """Every /api/ call needs the admin token: anything else gets 401 before any work."""
+        if request.url.path.startswith("/api/"):
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            ok = scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token)
+            if not ok:
+                return JSONResponse(
+                    {"detail": "admin token required"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        ts = repo.timestamp().signed
+        return {"ok": True, "timestamp_version": ts.version, "expires": ts.expires.isoformat()}
+
+    @app.put("/api/v1/targets/{path:path}")
+    async def put_target(
+        path: str,
+        request: Request,
+        sha256: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
+    ) -> dict[str, Any]:
+        if not _TARGET.match(path):
+            raise HTTPException(400, f"{path}: not a clip, set manifest or assignments path")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_upload_bytes:
+                raise HTTPException(413, f"{path}: larger than {settings.max_upload_bytes} bytes")
+        data = bytes(body)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256 or (
+            path.startswith("clips/") and not path.startswith(f"clips/{actual}")
+        ):
+            raise HTTPException(400, f"{path}: sha256 of the body is {actual}")
+        info = await asyncio.to_thread(repo.add_target_bytes, path, data)
+        db.record_upload(path, actual, info.length)
+        return {"path": path, "length": info.length, "sha256": actual}
+
+    @app.post("/api/v1/publish")
+    async def publish(request: Request) -> dict[str, Any]:
+        try:
+            targets = Metadata[Targets].from_bytes(await request.body())
+        except (DeserializationError, ValueError) as e:
+            raise HTTPException(400, f"not targets metadata: {e}") from e
+
+        def run() -> int:
+            with lock:
+                return repo.publish_targets(targets, online())
+
+        try:
+            snapshot_version = await asyncio.to_thread(run)
+        except (RepositoryError, TufRepositoryError) as e:
+            raise HTTPException(400, str(e)) from e
+        sets = sorted(p.split("/")[1] for p in targets.signed.targets if p.startswith("sets/"))
+        db.record_publish(targets.signed.version, snapshot_version, sets)
+        log.info("published targets v%d (snapshot v%d)", targets.signed.version, snapshot_version)
+        return {"targets_version": targets.signed.version, "snapshot_version": snapshot_version}
+
+    @app.post("/api/v1/refresh")
+    async def refresh() -> dict[str, Any]:
+        def run() -> int:
+            with lock:
+                return repo.refresh_timestamp(online())
+
+        return {"snapshot_version": await asyncio.to_thread(run)}
+
+    @app.get("/api/v1/publishes")
+    def publishes() -> list[dict[str, object]]:
+        return db.publishes()
+
+    app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
+    return app

@@ -1,0 +1,72 @@
+"""The real hub (`kiosk-hub serve`, uvicorn) in a child process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from tests.nginx import free_port
+
+
+class HubProcess:
+    def __init__(self, data: Path, token: str = "test-admin-token") -> None:
+        self.data = data
+        self.token = token
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.log = data.parent / f"hub-{self.port}.log"
+
+    def start(self) -> HubProcess:
+        with self.log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hub.cli",
+                    "serve",
+                    "--data",
+                    str(self.data),
+                    "--port",
+                    str(self.port),
+                ],
+                env={**os.environ, "KIOSK_HUB_ADMIN_TOKEN": self.token},
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"hub exited: {self.log.read_text()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"hub did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> HubProcess:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

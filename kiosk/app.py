@@ -120,6 +120,7 @@ class Booth:
         self.sync: SyncWorker | None = None
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
+        self._sync_reason = ""
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -245,9 +246,9 @@ class Booth:
                 self._pending_set = event
                 self._activate_pending(now)
             case SyncFailed(state=state, reason=reason):
-                if state != self.sync_state or state == "error":
+                if (state, reason) != (self.sync_state, self._sync_reason):
                     self._report({"event": "sync", "t": now, "state": state, "reason": reason})
-                self.sync_state = state
+                self.sync_state, self._sync_reason = state, reason
 
     def _on_time(self, now: float) -> None:
         settle_at = self._debouncer.settle_at
@@ -292,7 +293,7 @@ class Booth:
         except (OSError, ValueError) as e:
             self._report({"event": "sync", "t": now, "state": "error", "reason": str(e)})
             return
-        self.sync_state = "ok"
+        self.sync_state, self._sync_reason = "ok", ""
         if was == ready.folder:
             return
         self.library.clips_path = self.store.sets / "current"
@@ -391,6 +392,8 @@ class Booth:
     # -- for the screen and systemd --------------------------------------------------------
     def _publish_state(self) -> None:
         status = self.session.status()
+        if self.sync_state in ("stale", "error"):
+            status += f"; content {self.sync_state}, playing the last good set"
         playing = self.session.playing
         clip = playing.clip if playing is not None else None
         snap = Snapshot(

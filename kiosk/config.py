@@ -61,7 +61,7 @@ class SyncConfig:
     root: str = "/etc/kiosk/root.json"  # the trusted root metadata shipped with the booth
     set: str = ""  # follow this set, or
     group: str = ""  # the set the signed assignments.json gives this booth group
-    interval: float = field(default=300.0, metadata=limits(10, 86400))  # seconds
+    interval: float = field(default=300.0, metadata=limits(1, 86400))  # seconds
     jitter: float = field(default=0.2, metadata=limits(0, 1))  # +- this share of the interval
     deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
 

@@ -33,9 +33,40 @@ if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The embedded default: a local hub (SQLite + a data folder) serving the signed sample set, and
+# a simulated booth syncing from it. Admin keys live in .hub-data too: fine for a demo only.
+start_local_hub() {
+  data=.hub-data
+  port=${KIOSK_HUB_PORT:-8765}
+  if [ ! -f "$data/repo/metadata/root.json" ]; then
+    .venv/bin/kiosk-admin --repo "$data/repo" --keys "$data/admin-keys" \
+      --online-keys "$data/online-keys" init >&2
+  fi
+  .venv/bin/kiosk-hub serve --data "$data" --port "$port" >"$data/hub.log" 2>&1 &
+  hub_pid=$!
+  trap 'kill $hub_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  .venv/bin/kiosk-admin --hub "http://127.0.0.1:$port" --token "$(.venv/bin/kiosk-hub token --data "$data")" \
+    --keys "$data/admin-keys" publish assets/sample-set --set sample >&2
+  cat >"$data/booth.yaml" <<YAML
+state_dir: $PWD/$data/booth
+clips:
+  path: $PWD/$data/booth/sets/current
+sync:
+  url: http://127.0.0.1:$port/repo
+  root: $PWD/$data/repo/metadata/1.root.json
+  set: sample
+  interval: 30
+YAML
+  .venv/bin/kiosk sync --config "$data/booth.yaml" >&2
+}
+
 case "$job" in
-  simulate) exec .venv/bin/kiosk simulate "$@" ;;
-  headless) exec .venv/bin/kiosk simulate --headless "$@" ;;
+  simulate) start_local_hub; .venv/bin/kiosk simulate --config .hub-data/booth.yaml "$@" ;;
+  headless) start_local_hub; .venv/bin/kiosk simulate --headless --config .hub-data/booth.yaml "$@" ;;
   test)
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .

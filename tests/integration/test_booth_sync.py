@@ -1,0 +1,81 @@
+"""The daemon with sync on: a new set arrives while someone listens and waits for the hang-up."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.audio_rig import PulseSink
+from tests.booth_runner import HeadlessBooth, write_config
+from tests.content import Publisher
+from tests.nginx import Nginx
+
+pytestmark = pytest.mark.pulse
+
+
+def test_new_set_activates_only_on_the_hook(tmp_path: Path, pulse: PulseSink) -> None:
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 4.0})
+    with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
+        cfg = write_config(
+            tmp_path,
+            tmp_path / "state" / "sets" / "current",
+            sync__url=nginx.url,
+            sync__root=publisher.root_json,
+            sync__set="lobby",
+            sync__interval=1,
+            sync__jitter=0,
+            max_clips_per_lift=1,
+        )
+        booth = HeadlessBooth(cfg, pulse.env)
+        try:
+            first = booth.wait_for("sync")
+            assert (first["state"], first["version"]) == ("ok", 1)
+            booth.send("lift")
+            assert booth.wait_for("clip_start")["clip"] == "a.opus"
+            publisher.publish_clips("lobby", {"b.wav": 1.0})
+            time.sleep(3)  # several sync rounds while the handset is off the hook
+            assert len(booth.named("sync")) == 1  # staged, not activated mid-lift
+            booth.send("hangup")
+            hang = booth.wait_for("hangup")
+            second = booth.wait_for("sync", 2)
+            assert (second["state"], second["version"]) == ("ok", 2)
+            assert second["t"] >= hang["t"]
+            booth.send("lift")
+            assert booth.wait_for("clip_start", 2)["clip"] == "b.opus"
+            booth.send("hangup")
+            booth.wait_for("hangup", 2)
+        finally:
+            assert booth.quit() == 0
+    assert (tmp_path / "state" / "sets" / "previous").is_symlink()
+
+
+def test_a_dead_server_never_silences_the_booth(tmp_path: Path, pulse: PulseSink) -> None:
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 1.0})
+    nginx = Nginx(publisher.repo.folder, tmp_path / "nginx").start()
+    cfg = write_config(
+        tmp_path,
+        tmp_path / "state" / "sets" / "current",
+        sync__url=nginx.url,
+        sync__root=publisher.root_json,
+        sync__set="lobby",
+        sync__interval=1,
+        sync__jitter=0,
+        max_clips_per_lift=1,
+    )
+    booth = HeadlessBooth(cfg, pulse.env)
+    try:
+        booth.wait_for("sync")
+        nginx.stop()  # the hub is gone
+        failed = booth.wait_for("sync", 2, timeout=20)
+        assert failed["state"] == "error" and "cannot reach" in failed["reason"]
+        booth.send("lift")
+        assert booth.wait_for("clip_start")["clip"] == "a.opus"
+        booth.send("hangup")
+        booth.wait_for("hangup")
+    finally:
+        nginx.stop()
+        assert booth.quit() == 0

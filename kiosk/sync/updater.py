@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -60,7 +61,16 @@ class Source:
 class Syncer:
     """Runs syncs on the sync thread; owns the TUF metadata cache under `state_dir/tuf`."""
 
-    def __init__(self, source: Source, store: SetStore, fetcher: Fetcher, state_dir: Path):
+    def __init__(
+        self,
+        source: Source,
+        store: SetStore,
+        fetcher: Fetcher,
+        state_dir: Path,
+        quiet: Callable[[], None] = lambda: None,
+    ):
+        """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook)."""
+        self.quiet = quiet
         self.source = source
         self.store = store
         self.fetcher = fetcher
@@ -91,6 +101,7 @@ class Syncer:
             if folder is None:
                 self._fetch_clips(updater, manifest)
                 clips = [StagedClip(c.file, c.sha256, c.ext) for c in manifest.clips]
+                self.quiet()
                 folder = self.store.stage(
                     manifest.name, manifest.version, clips, manifest.clipset_yaml()
                 )
@@ -158,6 +169,7 @@ class Syncer:
             if not _verified(info, part):
                 part.unlink()
                 raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+            self.quiet()
             self.store.commit_clip(part, clip.sha256, clip.ext)
 
 

@@ -40,6 +40,13 @@ class SyncWorker:
         self._stop = threading.Event()
         self._staged: Path | None = None
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        syncer.quiet = self._wait_on_hook
+
+    def _wait_on_hook(self) -> None:
+        """Hold fsync-heavy steps until nobody is listening (or we are stopping)."""
+        while not self.on_hook.wait(0.5):
+            if self._stop.is_set():
+                raise SyncError("error", "stopping")
 
     def start(self) -> None:
         self._thread.start()

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
+from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
 from kiosk.admin.publishing import assign, current_manifest, next_targets, publish, retire
 from kiosk.content.keys import KeyError_, KeyStore
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     keys.signer("targets"),
                     loudness,
                     dt.date.today(),
-                    progress=lambda line: print(line, file=sys.stderr),
+                    progress=ProgressBar(),
                 )
                 for warning in done.warnings:
                     print(f"warning: {warning}", file=sys.stderr)

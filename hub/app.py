@@ -106,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request,
         sha256: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
     ) -> dict[str, Any]:
-        if not _TARGET.match(path):
+        if not _TARGET.fullmatch(path):
             raise HTTPException(400, f"{path}: not a clip, set manifest or assignments path")
         body = bytearray()
         async for chunk in request.stream():

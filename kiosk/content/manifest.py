@@ -19,11 +19,11 @@ from kiosk.schema import Builder, limits
 from kiosk.yamlfile import parse_yaml
 
 FORMAT = 1
-_TARGET = re.compile(r"^clips/([0-9a-f]{64})\.([a-z0-9]{1,8})$")
+_TARGET = re.compile(r"clips/([0-9a-f]{64})\.([a-z0-9]{1,8})")
 
 
 def _check_target(path: str) -> str | None:
-    return None if _TARGET.match(path) else f'expected "clips/<sha256>.<ext>", got "{path}"'
+    return None if _TARGET.fullmatch(path) else f'expected "clips/<sha256>.<ext>", got "{path}"'
 
 
 def set_target(name: str) -> str:
@@ -44,7 +44,7 @@ class ManifestClip:
 
     @property
     def sha256(self) -> str:
-        m = _TARGET.match(self.target)
+        m = _TARGET.fullmatch(self.target)
         assert m is not None  # validated on construction through the Builder
         return m.group(1)
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from kiosk.durable import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+_SHA = re.compile(r"[0-9a-f]{64}")
+_EXT = re.compile(r"[a-z0-9]{1,8}")
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,19 @@ class SetStore:
         self.clips = root / "cache" / "clips"
         self.partial = root / "cache" / "partial"
         self.sets = root / "sets"
+        # activate() runs on the main loop and collect() on the sync thread.
+        self._lock = threading.Lock()
         for folder in (self.clips, self.partial, self.sets):
             folder.mkdir(parents=True, exist_ok=True)
 
     # -- the cache -----------------------------------------------------------------------
     def clip_path(self, sha256: str, ext: str) -> Path:
-        if not _SHA.match(sha256) or not _EXT.match(ext):
+        if not _SHA.fullmatch(sha256) or not _EXT.fullmatch(ext):
             raise ValueError(f"bad clip name {sha256}.{ext}")
         return self.clips / f"{sha256}.{ext}"
 
     def partial_path(self, sha256: str) -> Path:
-        if not _SHA.match(sha256):
+        if not _SHA.fullmatch(sha256):
             raise ValueError(f"bad clip hash {sha256}")
         return self.partial / f"{sha256}.part"
 
@@ -120,8 +123,17 @@ class SetStore:
 
     def activate(self, folder: Path) -> None:
         """Point `current` at `folder` (one rename), keeping the old one as `previous`."""
-        if folder.parent != self.sets or not (folder / "clipset.yaml").is_file():
+        if (
+            folder.parent != self.sets
+            or folder.is_symlink()
+            or folder.name.startswith(".")
+            or not (folder / "clipset.yaml").is_file()
+        ):
             raise ValueError(f"{folder} is not a complete set folder in {self.sets}")
+        with self._lock:
+            self._activate(folder)
+
+    def _activate(self, folder: Path) -> None:
         old = self.active()
         if old == folder:
             return
@@ -141,14 +153,33 @@ class SetStore:
         """Delete staging leftovers, set folders other than current, previous and `keep`, and
         cached clips no kept folder uses. Heavy disk work: only while the handset is on the hook.
         """
+        with self._lock:
+            return self._collect(keep)
+
+    def _collect(self, keep: Iterable[Path]) -> list[str]:
         kept = {p for p in (self.active(), self.previous(), *keep) if p is not None}
         removed: list[str] = []
+        doomed: list[Path] = []
         for entry in self.sets.iterdir():
-            if entry.is_symlink() or entry in kept:
-                continue
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
+            if entry.is_symlink() and entry.name.startswith("."):
+                entry.unlink()  # a temp link left by a kill inside activate()
                 removed.append(entry.name)
+                continue
+            if entry.is_symlink() or entry in kept or not entry.is_dir():
+                continue
+            if not entry.name.startswith("."):
+                # rmtree is not atomic: cut short under the final name, a folder could keep its
+                # clipset.yaml and lose clips, and staged() would take it for complete.
+                trash = self.sets / f".collect-{entry.name}-{uuid.uuid4().hex[:8]}"
+                os.rename(entry, trash)
+                doomed.append(trash)
+            else:
+                doomed.append(entry)
+            removed.append(entry.name)
+        if doomed:
+            fsync_dir(self.sets)  # the renames are durable before any file goes
+        for folder in doomed:
+            shutil.rmtree(folder, ignore_errors=True)
         used = {os.stat(f).st_ino for folder in kept for f in folder.iterdir() if f.is_file()}
         for clip in self.clips.iterdir():
             if clip.stat().st_ino not in used:

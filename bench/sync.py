@@ -3,7 +3,8 @@
 A signed test repository (tests.content.Publisher's keys and folder) is filled by writing
 targets straight into it (Repository.add_target_bytes, then a manifest, signed with the targets
 key and published with new snapshot and timestamp), so no set needs the admin's slow loudness
-and Opus pipeline except the few real clips that figure 4 plays.
+and Opus pipeline except the few real clips that figure 4 plays. The large sets are WAV files
+of random bytes behind a header: valid noise, cheap to make, so a booth may activate them.
 
 Figures, in the order they are measured:
 
@@ -12,11 +13,16 @@ Figures, in the order they are measured:
 2. one new clip published into that set: bytes the booth downloads (SyncResult and the bytes
    nginx logged) against the new clip plus the metadata a booth must fetch (timestamp,
    snapshot, targets, the set's manifest);
-3. a `--size-mb` set of random-byte targets: the booth's sync throughput against one `curl`
-   fetching the same files over one connection, with where the booth's time went;
-4. a sync of a `--playback-mb` set while an in-process Booth plays real clips continuously
-   on the paced PulseAudio path (tests.audio_rig.PulseSink): the mixer's underruns and
-   dropouts (silent runs inside a clip) at the sink, and the audio callback's gaps.
+3. a `--size-mb` set: the booth's sync throughput against one `curl` fetching the same files
+   over one connection to /dev/null (and, for reference, to files), with where the booth's
+   time went (downloads, commits, staging, the rest);
+4. an in-process Booth on the paced PulseAudio path (tests.audio_rig.PulseSink) playing real
+   clips back to back while its own sync thread fetches a `--playback-mb` set: underruns the
+   mixer counted and dropouts (silent runs inside a clip) at the sink while lifted, and the
+   longest gaps between audio callbacks, by what ran meanwhile. Two runs:
+   a. the booth as built: lifts of LIFT_S alternate with hang-ups of HANG_S until the set is
+      staged (commits and staging wait for the hook), then one more lift;
+   b. (skip with --no-bypass) that wait bypassed: one lift through the whole sync.
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
 Progress goes to stderr.
@@ -34,12 +40,13 @@ import random
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -54,7 +61,7 @@ from kiosk.audio.mixer import Mixer
 from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
 from kiosk.content.repository import utcnow
 from kiosk.sync.fetcher import Fetcher, FetchLimits
-from kiosk.sync.store import SetStore
+from kiosk.sync.store import SetStore, StagedClip
 from kiosk.sync.updater import Source, Syncer, SyncResult
 from kiosk.sync.worker import SyncWorker
 from tests.audio_rig import RATE, PulseSink, Recorder
@@ -73,6 +80,8 @@ PLAYBACK_CLIP_S = 3.0
 PAUSE_S = 0.3
 SYNC_INTERVAL_S = 10.0  # the config's minimum
 STAGED_TIMEOUT_S = 90.0
+LIFT_S = 4.0  # lifts alternate with hang-ups while the booth syncs
+HANG_S = 0.5
 
 GOALS: dict[str, float] = {
     "noop_requests": 2,
@@ -265,7 +274,7 @@ class TimedStore(SetStore):
         finally:
             self.commit_s += time.perf_counter() - t0
 
-    def stage(self, name: str, version: int, clips: Iterable[Any], manifest: str) -> Path:
+    def stage(self, name: str, version: int, clips: Iterable[StagedClip], manifest: str) -> Path:
         t0 = time.perf_counter()
         try:
             return super().stage(name, version, clips, manifest)
@@ -338,22 +347,41 @@ def measure_small(args: argparse.Namespace, admin: Admin, nginx: Nginx, tmp: Pat
 # --------------------------------------------------------------------------- 3: throughput
 
 
-def make_bulk(admin: Admin, size_mb: float, seed: int) -> list[TargetFile]:
-    """Random-byte targets of BULK_FILE_MB each (one smaller file for a small size)."""
-    file_mb = min(BULK_FILE_MB, size_mb)
-    count = max(1, round(size_mb / file_mb))
-    size = int(file_mb * MB)
+def wav_header(data_bytes: int) -> bytes:
+    """A 44-byte header for 16-bit mono PCM at RATE."""
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + data_bytes,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,  # PCM
+        1,
+        RATE,
+        RATE * 2,
+        2,
+        16,
+        b"data",
+        data_bytes,
+    )
+
+
+def make_bulk(admin: Admin, count: int, file_mb: float, seed: int) -> list[TargetFile]:
+    """`count` WAV targets of `file_mb` each: random bytes behind a header, i.e. valid
+    full-scale noise (about 52 s per 5 MB), so a booth may activate a set made of them."""
+    data_bytes = (int(file_mb * MB) - 44) // 2 * 2
     rng = np.random.default_rng(seed)
     infos = []
     for i in range(count):
-        infos.append(admin.put(rng.bytes(size)))
+        infos.append(admin.put(wav_header(data_bytes) + rng.bytes(data_bytes), "wav"))
         if (i + 1) % 20 == 0:
-            progress(f"wrote {i + 1}/{count} random targets")
+            progress(f"wrote {i + 1}/{count} WAV noise targets")
     return infos
 
 
 def bulk_clips(infos: Sequence[TargetFile]) -> list[ManifestClip]:
-    return [entry(f"bulk{i:04d}.opus", info) for i, info in enumerate(infos)]
+    return [entry(f"bulk{i:04d}.wav", info) for i, info in enumerate(infos)]
 
 
 @dataclass
@@ -363,14 +391,15 @@ class CurlRun:
     bytes: int
 
 
-def run_curl(urls: Sequence[str]) -> CurlRun:
-    """One curl fetching every URL in turn (one connection, kept alive) to /dev/null."""
+def run_curl(urls: Sequence[str], out: Path | None = None) -> CurlRun:
+    """One curl fetching every URL in turn (one connection, kept alive) to /dev/null, or to
+    files in `out` (written to the page cache, no fsync)."""
     curl = shutil.which("curl")
     if curl is None:
         raise BenchError("curl is required")
     cmd = [curl, "-s", "--fail", "-w", "%{size_download} %{time_total}\\n"]
-    for url in urls:
-        cmd += ["-o", "/dev/null", url]
+    for i, url in enumerate(urls):
+        cmd += ["-o", "/dev/null" if out is None else str(out / f"{i}.bin"), url]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - t0
@@ -394,6 +423,7 @@ class ThroughputFigures:
     commit_s: float
     stage_s: float
     curl: list[CurlRun] = field(default_factory=list)
+    curl_files: CurlRun | None = None
 
     @property
     def booth_mb_s(self) -> float:
@@ -406,6 +436,11 @@ class ThroughputFigures:
     @property
     def curl_mb_s(self) -> float:
         return self.curl_best.bytes / MB / self.curl_best.seconds
+
+    @property
+    def curl_files_mb_s(self) -> float:
+        c = self.curl_files
+        return math.nan if c is None else c.bytes / MB / c.seconds
 
 
 def measure_throughput(
@@ -425,9 +460,16 @@ def measure_throughput(
         run = run_sync(syncer, AccessLog(nginx))
     finally:
         syncer.close()
+    shutil.rmtree(state)  # half a gigabyte
     progress("curl again")
     curl.append(run_curl(urls))
-    shutil.rmtree(state)  # half a gigabyte
+    progress("curl to files")
+    out = tmp / "curl-out"
+    out.mkdir()
+    try:
+        curl_files = run_curl(urls, out)
+    finally:
+        shutil.rmtree(out)
     return ThroughputFigures(
         files=len(infos),
         bytes=total,
@@ -436,6 +478,7 @@ def measure_throughput(
         commit_s=store.commit_s,
         stage_s=store.stage_s,
         curl=curl,
+        curl_files=curl_files,
     )
 
 
@@ -492,46 +535,87 @@ class TimedSyncer(Syncer):
         return result
 
 
+def timed_copy(syncer: Syncer, spans: list[SyncSpan], bypass_quiet: bool) -> TimedSyncer:
+    """The same syncer (its fetcher, store and the worker's `quiet` hook) with its syncs timed;
+    `bypass_quiet` lets commits and staging run while the handset is off the hook."""
+    timed = TimedSyncer.__new__(TimedSyncer)
+    timed.__dict__.update(syncer.__dict__)
+    timed.spans = spans
+    if bypass_quiet:
+        timed.quiet = lambda: None
+    return timed
+
+
 class StampMixer(Mixer):
-    """Notes the time of every audio callback (one clock read and a list append)."""
+    """Notes the time of every audio callback, and of those that report an underrun."""
 
     stamps: list[float]
+    underrun_stamps: list[float]
 
     def render(self, out: npt.NDArray[np.float32], underrun: bool = False) -> None:
-        self.stamps.append(time.monotonic())
+        now = time.monotonic()
+        self.stamps.append(now)
+        if underrun:
+            self.underrun_stamps.append(now)
         super().render(out, underrun)
 
 
 def stamp_mixer(*args: Any) -> Mixer:
     mixer = StampMixer(*args)
     mixer.stamps = []
+    mixer.underrun_stamps = []
     return mixer
+
+
+# What ran on the booth's other threads at a moment while the handset was lifted: the sync
+# of the new set (including its waits for the hook), another (no-op) sync, the bench's own
+# publish, or nothing.
+PHASES = ("sync", "noop_sync", "publish", "other")
+
+
+class Phases:
+    """Which phase a moment belongs to (a callback reports an underrun a block late)."""
+
+    def __init__(
+        self, span: SyncSpan, others: Sequence[SyncSpan], publish: tuple[float, float]
+    ) -> None:
+        margin = 0.05
+        self._windows = [("sync", span.start, span.end + margin)]
+        self._windows += [("noop_sync", s.start, s.end + margin) for s in others]
+        self._windows.append(("publish", publish[0], publish[1] + margin))
+
+    def of(self, t: float) -> str:
+        return next((name for name, a, b in self._windows if a <= t <= b), "other")
+
+
+def _inside(t: float, windows: Sequence[tuple[float, float]]) -> bool:
+    return any(a <= t <= b for a, b in windows)
 
 
 @dataclass
 class PlaybackFigures:
+    mode: str  # "lifts": the booth as built; "bypass": its on-hook wait bypassed
     set_bytes: int
     files: int
-    span: SyncSpan | None = None
+    span: SyncSpan | None = None  # the sync that fetched the new set
+    other_spans: list[SyncSpan] = field(default_factory=list)  # other syncs while lifted
     publish_to_staged_s: float | None = None
-    underruns: int = 0
-    callbacks: int = 0
-    underruns_during_sync: int = 0
-    callbacks_during_sync: int = 0
+    lifts: int = 0
+    lifted_s: float = 0.0
+    bytes_while_lifted: int = 0
+    underruns: int = 0  # while lifted
+    callbacks: int = 0  # while lifted
+    underruns_on_hook: int = 0  # silence anyway
+    underruns_by_phase: dict[str, int] = field(default_factory=dict)
+    underrun_after_lift_s: list[tuple[int, float]] = field(default_factory=list)  # (lift, s)
+    max_callback_gap_ms: dict[str, float] = field(default_factory=dict)
     clips_started: int = 0
     clips_during_sync: int = 0
     dropouts: list[float] = field(default_factory=list)  # their lengths (ms)
     silent_gaps: int = 0  # every silent run, pauses between clips included
-    max_callback_gap_ms: float | None = None  # during the sync
-    max_callback_gap_before_ms: float | None = None  # while playing, before the sync
     blocksize: int | None = None
     portaudio_latency_ms: float | None = None
     failed_syncs: int = 0
-
-
-def _max_gap_ms(stamps: Sequence[float], t0: float, t1: float) -> float | None:
-    x = np.asarray([s for s in stamps if t0 <= s <= t1], dtype=np.float64)
-    return float(np.max(np.diff(x)) * 1000) if x.size > 1 else None
 
 
 def _clip_windows(events: EventLog) -> list[tuple[float, float]]:
@@ -552,9 +636,10 @@ def _clip_windows(events: EventLog) -> list[tuple[float, float]]:
 def find_dropouts(rec: Recorder, windows: Sequence[tuple[float, float]]) -> tuple[list[float], int]:
     """Silent runs of DROPOUT_S or more that begin while a clip plays: (lengths in ms, runs).
 
-    A clip's sound reaches the sink some ms after its clip_start and clip_end events, and the
-    recorder's stamps are upper bounds, so the pause after a clip (beginning at or after its
-    clip_end) never counts, and a silent run that begins after a clip_start is inside it.
+    A clip's sound reaches the sink some ms after its clip_start and clip_end events (a hang-up
+    ends a clip too), and the recorder's stamps are upper bounds, so the silence after a clip
+    (beginning at or after its clip_end) never counts, and a silent run that begins after a
+    clip_start is inside that clip.
     """
     x = rec.samples()
     loud = np.flatnonzero(np.abs(x) > THRESHOLD)
@@ -570,31 +655,100 @@ def find_dropouts(rec: Recorder, windows: Sequence[tuple[float, float]]) -> tupl
     return dropouts, int(gaps.size)
 
 
+class LiveBooth:
+    """An in-process Booth on mock pins, syncing set `name` from nginx, its syncs timed."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        seed: int,
+        bypass_quiet: bool,
+    ) -> None:
+        # Imported here: sounddevice initialises PortAudio (and reads the ALSA config) on
+        # import, which must happen after os.environ points ALSA at the PulseSink.
+        from gpiozero.pins.mock import MockFactory
+
+        from kiosk.app import Booth
+        from kiosk.config import load_config
+        from kiosk.simulate import SimulatedHook, start_booth
+
+        spans: list[SyncSpan] = []
+        self.spans = spans
+
+        class TimedBooth(Booth):
+            def _sync_worker(self, store: SetStore) -> SyncWorker:
+                worker = super()._sync_worker(store)
+                worker.syncer = timed_copy(worker.syncer, spans, bypass_quiet)
+                return worker
+
+        config = load_config(config_path)
+        self.factory = MockFactory()
+        self.hook = SimulatedHook(self.factory, config.hook)
+        self.events = EventLog()
+        self.booth = TimedBooth(
+            config,
+            [self.events],
+            pin_factory=self.factory,
+            rng=random.Random(seed),
+            mixer_factory=stamp_mixer,
+        )
+        self.thread = start_booth(self.booth)
+        self.lifts = 0
+        deadline = time.monotonic() + 15
+        while self.booth.sync is None or not self.booth.ready.is_set():
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise BenchError("the booth stopped or did not start its sync worker")
+            time.sleep(0.05)
+        self.hook.hangup()
+        mixer = self.booth.mixer
+        assert isinstance(mixer, StampMixer)
+        self.mixer = mixer
+        self.fetcher = self.booth.sync.syncer.fetcher
+
+    def lift(self) -> float:
+        self.lifts += 1
+        self.hook.lift()
+        return float(self.events.wait("lift", self.lifts)["t"])
+
+    def hangup(self) -> float:
+        self.hook.hangup()
+        return float(self.events.wait("hangup", self.lifts)["t"])
+
+    def check(self) -> None:
+        if not self.thread.is_alive():
+            raise BenchError("the booth stopped")
+
+    def span(self, found: Callable[[SyncSpan], bool]) -> SyncSpan | None:
+        return next((s for s in self.spans if found(s)), None)
+
+    def stop(self) -> None:
+        self.booth.request_stop()
+        self.thread.join(timeout=15)
+        self.factory.close()
+        if self.thread.is_alive():
+            raise BenchError("the in-process booth did not stop within 15 s")
+
+
 def measure_playback(
     args: argparse.Namespace,
     admin: Admin,
     nginx: Nginx,
     sink: PulseSink,
+    real: Sequence[ManifestClip],
     bulk: Sequence[TargetFile],
     tmp: Path,
+    mode: str,
 ) -> PlaybackFigures:
-    # Imported here: sounddevice initialises PortAudio (and reads the ALSA config) on import,
-    # which must happen after os.environ points ALSA at the PulseSink.
-    from gpiozero.pins.mock import MockFactory
-
-    from kiosk.app import Booth
-    from kiosk.config import load_config
-    from kiosk.simulate import SimulatedHook, start_booth
-
-    progress(f"publishing {PLAYBACK_CLIPS} real clips through the admin pipeline")
-    clips = {f"p{i:02d}.wav": PLAYBACK_CLIP_S for i in range(PLAYBACK_CLIPS)}
-    admin.publisher.publish_clips("live", clips)
-    first = admin.manifest("live")
-    assert first is not None
-    folder = tmp / "booth-live"
+    """`mode` "lifts": lifts of LIFT_S alternate with hang-ups of HANG_S until the booth has
+    synced the new set (its commits and staging wait for the hook, as built); "bypass": one
+    lift through the whole sync, the wait for the hook bypassed."""
+    name = f"live-{mode}"
+    admin.publish_set(name, real, [])
+    folder = tmp / f"booth-{mode}"
     folder.mkdir()
     state = folder / "state"
-    pre = new_syncer(admin, nginx, state, "live")
+    pre = new_syncer(admin, nginx, state, name)
     try:
         pre.store.activate(pre.sync().folder)
     finally:
@@ -605,104 +759,118 @@ def measure_playback(
         audio__device="default",
         sync__url=nginx.url,
         sync__root=admin.publisher.root_json,
-        sync__set="live",
+        sync__set=name,
         sync__interval=SYNC_INTERVAL_S,
         clips__pause_s=PAUSE_S,
         max_clips_per_lift=1000,
         offhook_timeout=3600,
     )
-
-    class TimedBooth(Booth):
-        """The booth with its syncer swapped for one that notes when each sync ran."""
-
-        spans: list[SyncSpan]
-
-        def _sync_worker(self, store: SetStore) -> SyncWorker:
-            worker = super()._sync_worker(store)
-            old = worker.syncer
-            timed = TimedSyncer(old.source, old.store, old.fetcher, Path(self.config.state_dir))
-            timed.spans = self.spans
-            worker.syncer = timed
-            return worker
-
-    config = load_config(config_path)
-    factory = MockFactory()
-    hook = SimulatedHook(factory, config.hook)
-    events = EventLog()
-    booth = TimedBooth(
-        config,
-        [events],
-        pin_factory=factory,
-        rng=random.Random(args.seed),
-        mixer_factory=stamp_mixer,
-    )
-    spans: list[SyncSpan] = []
-    booth.spans = spans
-    figures = PlaybackFigures(set_bytes=sum(i.length for i in bulk), files=len(bulk))
-    thread = start_booth(booth)
+    figures = PlaybackFigures(mode, sum(i.length for i in bulk), len(bulk))
+    live = LiveBooth(config_path, args.seed, bypass_quiet=mode == "bypass")
     rec: Recorder | None = None
+    lifted: list[tuple[float, float]] = []
     try:
-        deadline = time.monotonic() + 15
-        while booth.sync is None or not booth.ready.is_set():
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise BenchError("the booth stopped or did not start its sync worker")
-            time.sleep(0.05)
-        hook.hangup()
-        mixer = booth.mixer
-        assert isinstance(mixer, StampMixer)
-        stream = booth.audio._stream if booth.audio is not None else None
+        stream = live.booth.audio._stream if live.booth.audio is not None else None
         if stream is not None:
             figures.portaudio_latency_ms = float(stream.latency) * 1000
             figures.blocksize = int(stream.blocksize)
         time.sleep(0.5)  # let the library decode the first clip
         rec = sink.record()
-        stats = mixer.stats
-        hook.lift()
-        t_lift = float(events.wait("lift", 1)["t"])
-        events.wait("clip_start", 1)
-        underruns0, callbacks0 = stats.underruns, stats.callbacks
-        progress(
-            f"playing; publishing {figures.files} files ({figures.set_bytes / MB:.0f} MB) into "
-            f"the booth's set and waiting for its sync thread (every {SYNC_INTERVAL_S:g} s)"
-        )
-        t_publish = time.monotonic()
-        admin.publish_set("live", [*first.clips, *bulk_clips(bulk)], bulk)
-        marks: list[tuple[float, int, int]] = []  # (t, underruns, callbacks)
-        deadline = time.monotonic() + STAGED_TIMEOUT_S
-        while not any(s.version == 2 for s in spans):
-            if time.monotonic() > deadline:
-                raise BenchError(f"the booth did not stage the new set in {STAGED_TIMEOUT_S} s")
-            if not thread.is_alive():
-                raise BenchError("the booth stopped during the sync")
-            marks.append((time.monotonic(), stats.underruns, stats.callbacks))
-            time.sleep(0.05)
-        span = next(s for s in spans if s.version == 2)
+
+        def publish() -> tuple[float, float]:
+            t0 = time.monotonic()
+            admin.publish_set(name, [*real, *bulk_clips(bulk)], bulk)
+            return t0, time.monotonic()
+
+        if mode == "lifts":  # on the hook: the bench's own work stays out of the lifts
+            t_publish, t_published = publish()
+        b0 = live.fetcher.bytes
+        t_lift = live.lift()
+        live.events.wait("clip_start", 1)
+        if mode == "bypass":  # once a clip plays, so that the whole sync runs during it
+            t_publish, t_published = publish()
+        deadline = t_publish + STAGED_TIMEOUT_S
+        if mode == "bypass":
+            progress(f"bypass: one lift while the booth syncs {figures.set_bytes / MB:.0f} MB")
+            while (staged := live.span(lambda s: s.version == 2)) is None:
+                _tick(live, deadline)
+            staged_at = staged.end
+            while live.span(lambda s: s.start > staged_at) is None:  # one more, a no-op
+                _tick(live, deadline)
+            time.sleep(0.5)
+            t_end = time.monotonic()
+            lifted.append((t_lift, t_end))
+            figures.bytes_while_lifted = live.fetcher.bytes - b0
+        else:
+            progress(
+                f"lifts of {LIFT_S:g} s and hang-ups of {HANG_S:g} s while the booth syncs "
+                f"{figures.set_bytes / MB:.0f} MB (its sync thread runs every "
+                f"{SYNC_INTERVAL_S:g} s)"
+            )
+            final = False
+            while True:
+                while time.monotonic() < t_lift + LIFT_S:
+                    _tick(live, deadline + LIFT_S)
+                t_hang = live.hangup()
+                lifted.append((t_lift, t_hang))
+                figures.bytes_while_lifted += live.fetcher.bytes - b0
+                if final:
+                    break
+                final = live.span(lambda s: s.version == 2) is not None
+                time.sleep(HANG_S)
+                _tick(live, deadline)
+                b0 = live.fetcher.bytes
+                t_lift = live.lift()
+            t_end = time.monotonic()
+        span = live.span(lambda s: s.version == 2)
+        assert span is not None
+        mixer = live.mixer
         figures.span = span
         figures.publish_to_staged_s = span.end - t_publish
-        figures.failed_syncs = sum(1 for s in spans if s.version is None)
-        time.sleep(1.0)  # keep playing a little after the sync
-        figures.underruns = stats.underruns - underruns0
-        figures.callbacks = stats.callbacks - callbacks0
-        during = [m for m in marks if span.start - 0.05 <= m[0] <= span.end + 0.05]
-        if during:
-            figures.underruns_during_sync = during[-1][1] - during[0][1]
-            figures.callbacks_during_sync = during[-1][2] - during[0][2]
+        figures.other_spans = [
+            s
+            for s in live.spans
+            if s is not span and any(s.start < b and s.end > a for a, b in lifted)
+        ]
+        figures.failed_syncs = sum(1 for s in live.spans if s.version is None)
+        figures.lifts = len(lifted)
+        figures.lifted_s = sum(b - a for a, b in lifted)
+        phases = Phases(span, figures.other_spans, (t_publish, t_published))
+        figures.underruns_by_phase = {p: 0 for p in PHASES}
+        for t in mixer.underrun_stamps:
+            if _inside(t, lifted):
+                figures.underruns_by_phase[phases.of(t)] += 1
+                figures.underruns += 1
+                n, a = max((i, a) for i, (a, _) in enumerate(lifted, 1) if a <= t)
+                figures.underrun_after_lift_s.append((n, round(t - a, 3)))
+            elif t_lift <= t <= t_end:
+                figures.underruns_on_hook += 1
+        stamps = np.asarray(mixer.stamps, dtype=np.float64)
+        for a, b in lifted:
+            x = stamps[(stamps >= a) & (stamps <= b)]
+            figures.callbacks += int(x.size)
+            for t, gap in zip(x[1:], np.diff(x), strict=True):
+                phase = phases.of(float(t))
+                old = figures.max_callback_gap_ms.get(phase, 0.0)
+                figures.max_callback_gap_ms[phase] = max(old, float(gap) * 1000)
         rec.sync(0.05)
-        windows = _clip_windows(events)
+        windows = _clip_windows(live.events)
         figures.clips_started = len(windows)
         figures.clips_during_sync = sum(1 for a, b in windows if a < span.end and b > span.start)
         figures.dropouts, figures.silent_gaps = find_dropouts(rec, windows)
-        figures.max_callback_gap_ms = _max_gap_ms(mixer.stamps, span.start, span.end)
-        figures.max_callback_gap_before_ms = _max_gap_ms(mixer.stamps, t_lift, span.start)
     finally:
         if rec is not None:
             rec.stop()
-        booth.request_stop()  # still off the hook: the staged random-byte set never activates
-        thread.join(timeout=15)
-        factory.close()
-    if thread.is_alive():
-        raise BenchError("the in-process booth did not stop within 15 s")
+        live.stop()  # "bypass" stops off the hook: its staged set never activates
+    shutil.rmtree(folder)
     return figures
+
+
+def _tick(live: LiveBooth, deadline: float) -> None:
+    live.check()
+    if time.monotonic() > deadline:
+        raise BenchError(f"the booth did not sync the new set within {STAGED_TIMEOUT_S:g} s")
+    time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- main
@@ -714,9 +882,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clips", type=int, default=200, help="clips in the no-op set (200)")
     p.add_argument("--noop-runs", type=int, default=10, help="no-op syncs to time (10)")
     p.add_argument(
-        "--playback-mb", type=float, default=150.0, help="set synced during playback (150)"
+        "--playback-mb", type=float, default=500.0, help="set synced during playback (500)"
     )
     p.add_argument("--no-audio", action="store_true", help="skip figure 4 (PulseAudio)")
+    p.add_argument(
+        "--no-bypass",
+        action="store_true",
+        help="skip figure 4's second run (the sync's wait for the hook bypassed)",
+    )
     p.add_argument("--seed", type=int, default=1, help="random bytes and clip order (1)")
     args = p.parse_args(argv)
     if args.size_mb <= 0 or args.playback_mb <= 0 or args.clips < 1 or args.noop_runs < 1:
@@ -736,25 +909,34 @@ def check_disk(tmp: Path, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     check_disk(tmp, args)
     admin = Admin(tmp / "admin")
-    playback: PlaybackFigures | None = None
+    playback: list[PlaybackFigures] = []
     with Nginx(admin.repo.folder, tmp / "nginx") as nginx:
         small = measure_small(args, admin, nginx, tmp)
         report_small(small)
-        size_mb = max(args.size_mb, 0 if args.no_audio else args.playback_mb)
-        progress(f"writing {size_mb:g} MB of random targets")
-        bulk = make_bulk(admin, size_mb, args.seed)
-        count = max(1, round(args.size_mb / min(BULK_FILE_MB, args.size_mb)))
-        throughput = measure_throughput(admin, nginx, bulk[:count], tmp)
+        sizes = [args.size_mb] + ([] if args.no_audio else [args.playback_mb])
+        file_mb = min(BULK_FILE_MB, *sizes)
+        counts = [max(1, round(mb / file_mb)) for mb in sizes]
+        progress(f"writing {max(counts)} x {file_mb:g} MB of WAV noise targets")
+        bulk = make_bulk(admin, max(counts), file_mb, args.seed)
+        throughput = measure_throughput(admin, nginx, bulk[: counts[0]], tmp)
         report_throughput(throughput)
         if not args.no_audio:
-            count = max(1, round(args.playback_mb / min(BULK_FILE_MB, size_mb)))
+            progress(f"publishing {PLAYBACK_CLIPS} real clips through the admin pipeline")
+            clips = {f"p{i:02d}.wav": PLAYBACK_CLIP_S for i in range(PLAYBACK_CLIPS)}
+            admin.publisher.publish_clips("live", clips)
+            real = admin.manifest("live")
+            assert real is not None
             progress("starting PulseAudio")
             with PulseSink(tmp) as sink:
                 if "sounddevice" in sys.modules:
                     raise BenchError("sounddevice was imported before ALSA was pointed at the sink")
                 os.environ.update(sink.env)
-                playback = measure_playback(args, admin, nginx, sink, bulk[:count], tmp)
-            report_playback(playback)
+                for mode in ("lifts", *(() if args.no_bypass else ("bypass",))):
+                    figures = measure_playback(
+                        args, admin, nginx, sink, real.clips, bulk[: counts[1]], tmp, mode
+                    )
+                    report_playback(figures)
+                    playback.append(figures)
     return figures_json(small, throughput, playback)
 
 
@@ -799,6 +981,10 @@ def report_throughput(t: ThroughputFigures) -> None:
         f"{t.booth_mb_s / t.curl_mb_s:.2f} (goal >= {GOALS['throughput_vs_curl']:g})"
     )
     print(
+        f"  curl writing files (page cache, no fsync) {t.curl_files_mb_s:.0f} MB/s: booth ratio "
+        f"{t.booth_mb_s / t.curl_files_mb_s:.2f}"
+    )
+    print(
         f"  booth time: downloads {t.download_s:.2f} s, commit (fsync, rename) "
         f"{t.commit_s:.2f} s, staging {t.stage_s:.2f} s, the rest (metadata, hash checks) "
         f"{other:.2f} s; {t.sync.requests} requests"
@@ -809,30 +995,69 @@ def report_playback(p: PlaybackFigures) -> None:
     span = p.span
     assert span is not None
     sync_s = span.end - span.start
+    others = ", ".join(f"{(s.end - s.start) * 1000:.0f} ms" for s in p.other_spans) or "none"
+    if p.mode == "lifts":
+        how = (
+            f"the booth as built, {p.lifts} lifts of {LIFT_S:g} s with {HANG_S:g} s hang-ups "
+            f"(commits and staging wait for the hook)"
+        )
+    else:
+        how = "the booth's wait for the hook bypassed, one lift through the whole sync"
     print(
-        f"sync during playback: {p.files} files, {span.downloaded_bytes / MB:.0f} MB in "
-        f"{sync_s:.2f} s ({span.downloaded_bytes / MB / sync_s:.0f} MB/s) on the booth's sync "
-        f"thread while {p.clips_during_sync} clips played (publish -> staged "
-        f"{p.publish_to_staged_s:.1f} s; blocksize {p.blocksize}, PortAudio latency "
-        f"{p.portaudio_latency_ms:.1f} ms)"
+        f"sync during playback, {how}: {p.files} files, "
+        f"{span.downloaded_bytes / MB:.0f} MB, sync start -> staged {sync_s:.2f} s, "
+        f"{p.bytes_while_lifted / MB:.0f} MB of it downloaded while lifted "
+        f"({p.lifted_s:.1f} s, {p.clips_during_sync} clips during the sync); other syncs "
+        f"while lifted: {others}; blocksize {p.blocksize}, PortAudio latency "
+        f"{p.portaudio_latency_ms or math.nan:.1f} ms"
     )
+    phases = ", ".join(f"{k} {v}" for k, v in p.underruns_by_phase.items())
     print(
-        f"underruns: {p.underruns} in {p.callbacks} callbacks over the lift, "
-        f"{p.underruns_during_sync} in {p.callbacks_during_sync} during the sync; "
-        f"dropouts at the sink: {len(p.dropouts)}"
+        f"  underruns while lifted: {p.underruns} in {p.callbacks} callbacks ({phases}; "
+        f"{p.underruns_on_hook} more on the hook, silent); dropouts at the sink: "
+        f"{len(p.dropouts)}"
         + (f" ({', '.join(f'{d:.1f}' for d in p.dropouts[:10])} ms)" if p.dropouts else "")
-        + f" in {p.clips_started} clips (goal 0)"
+        + f" in {p.clips_started} clips"
+        + (" (goal 0)" if p.mode == "lifts" else "")
     )
-    gap = "n/a" if p.max_callback_gap_ms is None else f"{p.max_callback_gap_ms:.1f} ms"
-    before = p.max_callback_gap_before_ms
-    print(
-        f"  longest gap between audio callbacks: {gap} during the sync, "
-        f"{'n/a' if before is None else f'{before:.1f} ms'} while playing before it"
-    )
+    gaps = ", ".join(f"{k} {v:.1f} ms" for k, v in p.max_callback_gap_ms.items())
+    print(f"  longest gap between audio callbacks while lifted: {gaps}")
+    if p.underrun_after_lift_s:
+        at = ", ".join(f"lift {n} +{s:.2f} s" for n, s in p.underrun_after_lift_s[:10])
+        print(f"  underruns at: {at}")
+
+
+def playback_json(p: PlaybackFigures) -> dict[str, Any]:
+    assert p.span is not None
+    sync_s = p.span.end - p.span.start
+    return {
+        "files": p.files,
+        "bytes": p.span.downloaded_bytes,
+        "sync_s": _fmt(sync_s, 3),
+        "publish_to_staged_s": _fmt(p.publish_to_staged_s),
+        "lifts": p.lifts,
+        "lifted_s": _fmt(p.lifted_s),
+        "bytes_while_lifted": p.bytes_while_lifted,
+        "clips_started": p.clips_started,
+        "clips_during_sync": p.clips_during_sync,
+        "underruns": p.underruns,
+        "callbacks": p.callbacks,
+        "underruns_by_phase": p.underruns_by_phase,
+        "underruns_on_hook": p.underruns_on_hook,
+        "underrun_after_lift_s": p.underrun_after_lift_s,
+        "dropouts": len(p.dropouts),
+        "dropout_ms": [round(d, 1) for d in p.dropouts],
+        "silent_gaps": p.silent_gaps,
+        "other_sync_ms": [round((s.end - s.start) * 1000) for s in p.other_spans],
+        "max_callback_gap_ms": {k: round(v, 1) for k, v in p.max_callback_gap_ms.items()},
+        "failed_syncs": p.failed_syncs,
+        "blocksize_frames": p.blocksize,
+        "portaudio_latency_ms": _fmt(p.portaudio_latency_ms),
+    }
 
 
 def figures_json(
-    s: SmallFigures, t: ThroughputFigures, p: PlaybackFigures | None
+    s: SmallFigures, t: ThroughputFigures, playback: Sequence[PlaybackFigures]
 ) -> dict[str, Any]:
     noop_requests = max(r.requests for r in s.noop)
     extra = s.new.result.downloaded_bytes - s.expected_new_bytes
@@ -866,6 +1091,9 @@ def figures_json(
         "curl_s": [round(c.seconds, 3) for c in t.curl],
         "curl_transfer_s": [round(c.transfer_seconds, 3) for c in t.curl],
         "curl_mb_s": _fmt(t.curl_mb_s),
+        "curl_files_s": _fmt(t.curl_files.seconds if t.curl_files else None, 3),
+        "curl_files_mb_s": _fmt(t.curl_files_mb_s),
+        "throughput_vs_curl_files": _fmt(t.booth_mb_s / t.curl_files_mb_s, 3),
         "throughput_vs_curl": _fmt(ratio, 3),
     }
     meets = {
@@ -873,33 +1101,14 @@ def figures_json(
         "new_clip_extra_bytes": extra <= GOALS["new_clip_extra_bytes"],
         "throughput_vs_curl": ratio >= GOALS["throughput_vs_curl"],
     }
-    if p is not None and p.span is not None:
-        sync_s = p.span.end - p.span.start
-        out |= {
-            "playback_sync_files": p.files,
-            "playback_sync_bytes": p.span.downloaded_bytes,
-            "playback_sync_s": _fmt(sync_s, 3),
-            "playback_sync_mb_s": _fmt(p.span.downloaded_bytes / MB / sync_s),
-            "playback_publish_to_staged_s": _fmt(p.publish_to_staged_s),
-            "playback_clips_started": p.clips_started,
-            "playback_clips_during_sync": p.clips_during_sync,
-            "playback_underruns": p.underruns,
-            "playback_callbacks": p.callbacks,
-            "playback_underruns_during_sync": p.underruns_during_sync,
-            "playback_callbacks_during_sync": p.callbacks_during_sync,
-            "playback_dropouts": len(p.dropouts),
-            "playback_dropout_ms": [round(d, 1) for d in p.dropouts],
-            "playback_silent_gaps": p.silent_gaps,
-            "playback_max_callback_gap_ms": _fmt(p.max_callback_gap_ms),
-            "playback_max_callback_gap_before_ms": _fmt(p.max_callback_gap_before_ms),
-            "playback_failed_syncs": p.failed_syncs,
-            "blocksize_frames": p.blocksize,
-            "portaudio_latency_ms": _fmt(p.portaudio_latency_ms),
-        }
-        meets |= {
-            "playback_underruns": p.underruns <= GOALS["playback_underruns"],
-            "playback_dropouts": len(p.dropouts) <= GOALS["playback_dropouts"],
-        }
+    for p in playback:
+        prefix = "playback" if p.mode == "lifts" else "bypass"
+        out |= {f"{prefix}_{k}": v for k, v in playback_json(p).items()}
+        if p.mode == "lifts":
+            meets |= {
+                "playback_underruns": p.underruns <= GOALS["playback_underruns"],
+                "playback_dropouts": len(p.dropouts) <= GOALS["playback_dropouts"],
+            }
     out |= {"goals": GOALS, "meets_goals": meets}
     return out
 

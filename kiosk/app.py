@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -139,6 +140,9 @@ class Booth:
         """Start every part, loop until asked to stop, then stop in reverse order."""
         cfg = self.config
         rate = cfg.audio.rate
+        # The audio callback shares the GIL with the decoder and sync threads: hand it over
+        # often, so a sync's hashing cannot hold the callback past a period (measured in bench).
+        sys.setswitchinterval(0.001)
         hook: HookSwitch | None = None
         library: Library | None = None
         sync: SyncWorker | None = None
@@ -186,10 +190,11 @@ class Booth:
                 self.mixer,
                 lambda: self.post(AudioLost("the audio stream stopped (device lost?)")),
             )
-            self._open_audio(self.clock())
             if self.store is not None:
                 sync = self.sync = self._sync_worker(self.store)
                 sync.on_hook.set()
+            self._open_audio(self.clock())
+            if sync is not None:
                 sync.start()
             self._loop()
         finally:

@@ -16,7 +16,7 @@ import yaml
 from kiosk.clips.clipset import Clip, _check_file, _check_name
 from kiosk.errors import ConfigError
 from kiosk.schema import Builder, limits
-from kiosk.yamlfile import parse_yaml
+from kiosk.yamlfile import YamlDoc, parse_yaml
 
 FORMAT = 1
 _TARGET = re.compile(r"clips/([0-9a-f]{64})\.([a-z0-9]{1,8})")
@@ -74,7 +74,7 @@ class SetManifest:
 
     def to_json(self) -> bytes:
         data = asdict(self)
-        return json.dumps(data, indent=1, sort_keys=True, default=str).encode()
+        return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str).encode()
 
     def clipset_yaml(self) -> str:
         """The core's clipset.yaml for the staged folder (files renamed to `file`)."""
@@ -95,13 +95,23 @@ class SetManifest:
 
 
 def parse_manifest(data: bytes, file: str) -> SetManifest:
-    """Validate a manifest; raises ConfigError naming file, line and key."""
+    """Validate a manifest; raises ConfigError naming file, line and key.
+
+    The JSON parser does the work; only a bad manifest is parsed again (as YAML) to find the
+    lines for its error messages.
+    """
     try:
         text = data.decode("utf-8")
-        json.loads(text)
+        doc = YamlDoc(file, json.loads(text), {})
     except (UnicodeDecodeError, ValueError) as e:
         raise ConfigError([f"{file}: not JSON: {e}"]) from e
-    doc = parse_yaml(text, file)
+    try:
+        return _build(doc)
+    except ConfigError:
+        return _build(parse_yaml(text, file))
+
+
+def _build(doc: YamlDoc) -> SetManifest:
     builder = Builder(doc)
     manifest = builder.build(SetManifest, doc.data)
     if manifest is not None:
@@ -110,5 +120,5 @@ def parse_manifest(data: bytes, file: str) -> SetManifest:
             if files.index(name) != i:
                 builder.fail(("clips", i, "file"), f'"{name}" is listed twice')
     if builder.problems or manifest is None:
-        raise ConfigError(builder.problems or [f"{file}: invalid manifest"])
+        raise ConfigError(builder.problems or [f"{doc.file}: invalid manifest"])
     return manifest

@@ -62,7 +62,7 @@ class Repository:
         self.metadata = folder / "metadata"
         self.targets_dir = folder / "targets"
         self.clock = clock
-        self._serializer = JSONSerializer(compact=False)
+        self._serializer = JSONSerializer(compact=True)  # every booth downloads it
 
     # -- creating ------------------------------------------------------------------------
     def create(self, root: Signer, targets: Signer, online: dict[str, Signer]) -> None:

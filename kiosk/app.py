@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.assets import assets_dir, load_prompts
 from kiosk.audio.mixer import Mixer
@@ -53,10 +53,10 @@ from kiosk.session import (
     State,
     Stop,
 )
-from kiosk.sync.fetcher import Fetcher, FetchLimits
 from kiosk.sync.store import SetStore
-from kiosk.sync.updater import Source, Syncer
-from kiosk.sync.worker import SyncWorker
+
+if TYPE_CHECKING:
+    from kiosk.sync.worker import SyncWorker
 from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -280,6 +280,11 @@ class Booth:
                 self.sync.on_hook.clear()
 
     def _sync_worker(self, store: SetStore) -> SyncWorker:
+        # Imported here: TUF, cryptography and requests cost a booth without sync ~20 MB.
+        from kiosk.sync.fetcher import Fetcher, FetchLimits
+        from kiosk.sync.updater import Source, Syncer
+        from kiosk.sync.worker import SyncWorker
+
         cfg = self.config.sync
         source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
         fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))

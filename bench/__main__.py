@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.common import BenchError, EventLog
 from kiosk.config import AudioConfig
 from tests.audio_rig import RATE, PulseSink, Recorder
 from tests.booth_runner import KIOSK, HeadlessBooth, write_config
@@ -69,10 +69,6 @@ GOALS = {
 }
 
 
-class BenchError(RuntimeError):
-    """A measurement could not be taken."""
-
-
 def progress(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
@@ -89,34 +85,6 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- event capture
-
-
-class EventLog:
-    """An EventSink that keeps every event and lets the bench wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-
-    def publish(self, record: dict[str, Any]) -> None:
-        with self._cond:
-            self.events.append(dict(record))
-            self._cond.notify_all()
-
-    def wait(self, event: str, count: int, timeout: float = 5.0) -> dict[str, Any]:
-        """The `count`-th event named `event` (1-based), waiting up to `timeout` for it."""
-
-        def found() -> list[dict[str, Any]]:
-            return [e for e in self.events if e.get("event") == event]
-
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(found()) >= count, timeout):
-                raise BenchError(f"no {event!r} event #{count} within {timeout} s")
-            return found()[count - 1]
-
-    def between(self, event: str, t0: float, t1: float) -> list[dict[str, Any]]:
-        with self._cond:
-            return [e for e in self.events if e.get("event") == event and t0 <= e["t"] <= t1]
 
 
 # --------------------------------------------------------------------------- 1-3: lifts

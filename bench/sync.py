@@ -44,7 +44,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ import numpy.typing as npt
 import soundfile as sf
 from tuf.api.metadata import TargetFile
 
+from bench.common import BenchError, EventLog
 from kiosk.audio.mixer import Mixer
 from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
 from kiosk.content.repository import utcnow
@@ -90,10 +90,6 @@ GOALS: dict[str, float] = {
     "playback_underruns": 0,
     "playback_dropouts": 0,
 }
-
-
-class BenchError(RuntimeError):
-    """A measurement could not be taken."""
 
 
 def progress(text: str) -> None:
@@ -483,32 +479,6 @@ def measure_throughput(
 
 
 # --------------------------------------------------------------------------- 4: playback
-
-
-class EventLog:
-    """An EventSink that keeps every event and lets the bench wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-
-    def publish(self, record: dict[str, Any]) -> None:
-        with self._cond:
-            self.events.append(dict(record))
-            self._cond.notify_all()
-
-    def wait(self, event: str, count: int, timeout: float = 10.0) -> dict[str, Any]:
-        def found() -> list[dict[str, Any]]:
-            return [e for e in self.events if e.get("event") == event]
-
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(found()) >= count, timeout):
-                raise BenchError(f"no {event!r} event #{count} within {timeout} s")
-            return found()[count - 1]
-
-    def named(self, *names: str) -> list[dict[str, Any]]:
-        with self._cond:
-            return [e for e in self.events if e.get("event") in names]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""Pieces both benchmarks use."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class BenchError(RuntimeError):
+    """A measurement could not be taken."""
+
+
+class EventLog:
+    """An EventSink that keeps every event and lets the bench wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def publish(self, record: dict[str, Any]) -> None:
+        with self._cond:
+            self.events.append(dict(record))
+            self._cond.notify_all()
+
+    def wait(self, event: str, count: int, timeout: float = 10.0) -> dict[str, Any]:
+        """The `count`-th event named `event` (1-based), waiting up to `timeout` for it."""
+
+        def found() -> list[dict[str, Any]]:
+            return [e for e in self.events if e.get("event") == event]
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(found()) >= count, timeout):
+                raise BenchError(f"no {event!r} event #{count} within {timeout} s")
+            return found()[count - 1]
+
+    def between(self, event: str, t0: float, t1: float) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.events if e.get("event") == event and t0 <= e["t"] <= t1]
+
+    def named(self, *names: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.events if e.get("event") in names]

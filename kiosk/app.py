@@ -221,6 +221,7 @@ class Booth:
                 self._dispatch(event, now)
             self._on_time(now)
             self._publish_state()
+            self._flush_sinks()
 
     def _deadline(self) -> float:
         times = [self._next_health]
@@ -336,6 +337,17 @@ class Booth:
                     self.library.save()
                 case Report(fields=fields):
                     self._report(fields)
+
+    def _flush_sinks(self) -> None:
+        """One commit per loop turn for sinks that batch (the durable outbox)."""
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)
+            if flush is None:
+                continue
+            try:
+                flush()
+            except Exception as e:  # disk full: the events stay buffered, the booth plays on
+                log.error("event sink %r: %s", sink, e)
 
     def _report(self, fields: dict[str, Any]) -> None:
         for sink in self.sinks:

@@ -10,11 +10,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.config import SITE_CONFIG, Config, load_config
 from kiosk.errors import ConfigError
 from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
 from kiosk.systemd import Notifier, setup_logging
+
+if TYPE_CHECKING:
+    from kiosk.app import Booth
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -64,9 +68,19 @@ def _check_config(file: Path | None) -> int:
 
 def _run(config: Config) -> int:
     from kiosk.app import Booth
+    from kiosk.outbox import Outbox
 
-    booth = Booth(config, [LogSink()], Notifier())
+    # Every event is queued durably for the hub (fleet features upload it).
+    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3")
+    booth = Booth(config, [LogSink(), outbox], Notifier())
     _stop_on_signals(booth.request_stop)
+    try:
+        return _run_booth(booth, config)
+    finally:
+        outbox.close()
+
+
+def _run_booth(booth: Booth, config: Config) -> int:
     if config.display:
         import threading
 

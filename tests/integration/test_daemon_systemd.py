@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.outbox import Outbox
 from tests.audio_rig import PulseSink
 from tests.booth_runner import write_config
 from tests.clipmaker import make_set
@@ -148,3 +149,8 @@ def test_missing_audio_device_retries_without_crash_or_ready(
     assert "audio.device: no output device matching 'NoSuchCard'" in err
     assert err.count("retrying in") >= 2
     assert code == 0, err
+    # Every event also went to the durable outbox for the hub.
+    box = Outbox(tmp_path / "state" / "outbox.sqlite3")
+    queued = [q.record for q in box.batch()]
+    box.close()
+    assert any(r["event"] == "error" and r.get("source") == "audio" for r in queued), queued

@@ -1,0 +1,116 @@
+"""The durable event queue: every event lands here before it is sent to the hub.
+
+SQLite in WAL mode under the state directory. Events are buffered by `publish()` and committed
+by `flush()` in one transaction per main-loop turn (never one write per audio block). A commit
+survives a killed process; with `synchronous=NORMAL` a power cut can lose at most the last
+commits, never the file. Each event carries a client-made id so the hub can store it once.
+The queue is bounded: past `max_events` the oldest are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
+"""
+
+
+@dataclass(frozen=True)
+class Queued:
+    seq: int
+    id: str
+    record: dict[str, Any]
+
+
+class Outbox:
+    """Owned by the main loop thread (publish, flush); `batch`/`ack` by the same thread."""
+
+    def __init__(self, path: Path, max_events: int = 50_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_events = max_events
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._pending: list[tuple[str, str]] = []
+
+    def publish(self, record: dict[str, Any]) -> None:
+        """Buffer one event with a fresh id; `flush()` makes it durable."""
+        self._pending.append((uuid.uuid4().hex, json.dumps(record, separators=(",", ":"))))
+
+    def flush(self) -> int:
+        """Commit buffered events in one transaction; returns how many."""
+        if not self._pending:
+            return 0
+        rows, self._pending = self._pending, []
+        try:
+            self._commit(rows)
+        except sqlite3.Error:
+            self._pending = rows + self._pending  # keep them for the next try (disk full?)
+            raise
+        return len(rows)
+
+    def _commit(self, rows: list[tuple[str, str]]) -> None:
+        with self._transaction():
+            self._db.executemany("INSERT INTO events (id, body) VALUES (?, ?)", rows)
+            (count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
+            excess = count - self.max_events
+            if excess > 0:
+                self._db.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)",
+                    (excess,),
+                )
+                self._db.execute(
+                    "UPDATE counters SET value = value + ? WHERE name = 'dropped'", (excess,)
+                )
+
+    def batch(self, limit: int = 500) -> list[Queued]:
+        """The oldest committed events, for one upload."""
+        rows = self._db.execute(
+            "SELECT seq, id, body FROM events ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        return [Queued(seq, id_, json.loads(body)) for seq, id_, body in rows]
+
+    def ack(self, up_to_seq: int) -> None:
+        """The hub stored everything up to `up_to_seq`: forget it."""
+        with self._transaction():
+            self._db.execute("DELETE FROM events WHERE seq <= ?", (up_to_seq,))
+
+    def dropped(self) -> int:
+        (value,) = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        return int(value)
+
+    def __len__(self) -> int:
+        (count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

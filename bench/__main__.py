@@ -23,7 +23,6 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -33,17 +32,15 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import BenchError, EventLog
+from bench.common import BenchError, EventLog, run_main
 from kiosk.config import AudioConfig
 from tests.audio_rig import RATE, PulseSink, Recorder
 from tests.booth_runner import KIOSK, HeadlessBooth, write_config
@@ -597,27 +594,9 @@ def report(
     }
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # run the finally blocks: stop PulseAudio and the children
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    started = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as tmp:
-            figures = run(args, Path(tmp))
-    except BenchError as e:
-        print(f"bench: {e}", file=sys.stderr)
-        print(json.dumps({"error": str(e)}))
-        return 1
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    figures["bench_seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(figures))
-    return 0
+    return run_main("bench", lambda tmp: run(args, tmp))
 
 
 if __name__ == "__main__":

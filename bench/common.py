@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import sys
+import tempfile
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 
@@ -40,3 +48,26 @@ class EventLog:
     def named(self, *names: str) -> list[dict[str, Any]]:
         with self._cond:
             return [e for e in self.events if e.get("event") in names]
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # run the finally blocks: stop nginx, PulseAudio, the children
+
+
+def run_main(name: str, run: Callable[[Path], dict[str, Any]]) -> int:
+    """Run one benchmark in a temp folder; the last stdout line is its JSON (or an error)."""
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"kiosk-{name.replace('.', '-')}-") as tmp:
+            figures = run(Path(tmp))
+    except BenchError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        print(json.dumps({"error": str(e)}))
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    figures["bench_seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(figures))
+    return 0

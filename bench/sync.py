@@ -33,22 +33,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import math
 import os
 import random
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -56,7 +52,7 @@ import numpy.typing as npt
 import soundfile as sf
 from tuf.api.metadata import TargetFile
 
-from bench.common import BenchError, EventLog
+from bench.common import BenchError, EventLog, run_main
 from kiosk.audio.mixer import Mixer
 from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
 from kiosk.content.repository import utcnow
@@ -1083,27 +1079,9 @@ def figures_json(
     return out
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # run the finally blocks: stop nginx, PulseAudio, the booth
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    started = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="kiosk-bench-sync-") as tmp:
-            figures = run(args, Path(tmp))
-    except BenchError as e:
-        print(f"bench.sync: {e}", file=sys.stderr)
-        print(json.dumps({"error": str(e)}))
-        return 1
-    except KeyboardInterrupt:
-        print("bench.sync: interrupted", file=sys.stderr)
-        return 130
-    figures["bench_seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(figures))
-    return 0
+    return run_main("bench.sync", lambda tmp: run(args, tmp))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import weakref
 from bisect import bisect_right
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -197,7 +198,7 @@ pcm.!default {{
 # --------------------------------------------------------------------------- PulseAudio sink
 
 
-def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 3.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 3.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; always reaps the process."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -272,7 +273,7 @@ class Recorder:
             )
         self.started_monotonic = time.monotonic()
         # Backstop for a forgotten stop(): reap parec at garbage collection or interpreter exit.
-        weakref.finalize(self, _stop_process, self._proc)
+        weakref.finalize(self, stop_process, self._proc)
         self._thread = threading.Thread(target=self._read_loop, name="audio-rig-parec", daemon=True)
         self._thread.start()
         try:
@@ -320,7 +321,7 @@ class Recorder:
     def stop(self) -> None:
         """Stop parec and the reader; idempotent. Samples stay available."""
         if self._proc is not None:
-            _stop_process(self._proc)
+            stop_process(self._proc)
             if self._thread is not None:
                 self._thread.join(timeout=5.0)
             if self._proc.stdout is not None:
@@ -490,7 +491,7 @@ ctl.!default {{
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self._daemon_env
             )
-        weakref.finalize(self, _stop_process, self._proc)
+        weakref.finalize(self, stop_process, self._proc)
         try:
             self._wait_ready()
         except BaseException:
@@ -562,7 +563,7 @@ ctl.!default {{
                 recorder.stop()
         finally:
             if self._proc is not None:
-                _stop_process(self._proc)
+                stop_process(self._proc)
                 self._proc = None
             # A long-path socket's short dir stays until garbage collection (weakref.finalize
             # above), so a stopped sink can start again on the same socket.

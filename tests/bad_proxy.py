@@ -15,6 +15,22 @@ from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1, no log lines, and no Nagle delay between headers and body."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold each response ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 Mode = Literal["pass", "fail_every_other", "cut_clips", "trickle"]
 
 
@@ -29,17 +45,7 @@ class BadProxy:
         self.seen: list[tuple[str, str]] = []  # (path, Range header)
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in separate writes: don't let Nagle hold the body.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 proxy.handle(self)
 

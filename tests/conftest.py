@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.audio_rig import AlsaFileCapture, PulseSink
-from tests.content import close_syncers
+from tests.content import Publisher, close_syncers
+from tests.nginx import Nginx
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +17,19 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
     """A private PulseAudio daemon with a clocked 48 kHz null sink, stopped after the session."""
     with PulseSink(tmp_path_factory.mktemp("pulse")) as sink:
         yield sink
+
+
+@pytest.fixture
+def publisher(tmp_path: Path) -> Publisher:
+    """An admin with keys and an empty signed repository."""
+    return Publisher(tmp_path / "admin")
+
+
+@pytest.fixture
+def nginx(tmp_path: Path, publisher: Publisher) -> Iterator[Nginx]:
+    """Debian's nginx serving the publisher's repository on 127.0.0.1."""
+    with Nginx(publisher.repo.folder, tmp_path / "nginx") as server:
+        yield server
 
 
 @pytest.fixture

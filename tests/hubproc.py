@@ -11,6 +11,7 @@ from types import TracebackType
 
 import requests
 
+from tests.audio_rig import stop_process
 from tests.nginx import free_port
 
 
@@ -54,14 +55,8 @@ class HubProcess:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc, 10)
 
     def __enter__(self) -> HubProcess:
         return self.start()

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tests.audio_rig import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -86,12 +88,7 @@ http {{
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 5)
         if proc.stderr is not None:
             proc.stderr.close()
 

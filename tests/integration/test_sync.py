@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from kiosk.audio.decode import decode
 from kiosk.clips.clipset import load_clipset
 from tests.content import Publisher, booth_syncer
 from tests.nginx import Nginx
-
-
-@pytest.fixture
-def publisher(tmp_path: Path) -> Publisher:
-    return Publisher(tmp_path / "admin")
-
-
-@pytest.fixture
-def nginx(tmp_path: Path, publisher: Publisher) -> Iterator[Nginx]:
-    with Nginx(publisher.repo.folder, tmp_path / "nginx") as server:
-        yield server
 
 
 def test_a_booth_syncs_a_published_set_from_nginx(

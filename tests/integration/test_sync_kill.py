@@ -50,6 +50,7 @@ from kiosk.admin.publishing import current_manifest
 from kiosk.clips.clipset import load_clipset
 from kiosk.content.manifest import SetManifest
 from kiosk.sync.store import SetStore
+from tests.bad_proxy import QuietHandler
 from tests.content import Publisher
 from tests.nginx import Nginx
 from tests.sync_child import GO, READY
@@ -86,18 +87,8 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle's algorithm and the
-        # client's delayed ACK hold each response ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
     def do_GET(self) -> None:
         self.server.proxy.forward(self)
@@ -330,17 +321,6 @@ class Snapshot:
 def poll_until(proc: subprocess.Popen[str], seen: Callable[[], bool]) -> None:
     while proc.poll() is None and not seen():
         time.sleep(0.0002)
-
-
-@pytest.fixture
-def publisher(tmp_path: Path) -> Publisher:
-    return Publisher(tmp_path / "admin")
-
-
-@pytest.fixture
-def nginx(tmp_path: Path, publisher: Publisher) -> Iterator[Nginx]:
-    with Nginx(publisher.repo.folder, tmp_path / "nginx") as server:
-        yield server
 
 
 @pytest.fixture

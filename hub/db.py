@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publishes (
@@ -21,6 +23,41 @@ CREATE TABLE IF NOT EXISTS uploads (
     length INTEGER NOT NULL,
     at REAL NOT NULL
 );
+-- The fleet. Times are Unix seconds (REAL). Booth credentials and enrollment tokens are stored
+-- only as sha256 hex digests.
+CREATE TABLE IF NOT EXISTS enrollments (
+    token_sha256 TEXT PRIMARY KEY,
+    grp TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    booth_id TEXT                      -- set once used: a token enrolls one booth
+);
+CREATE TABLE IF NOT EXISTS booths (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    enrolled_at REAL NOT NULL,
+    revoked_at REAL,                   -- NULL while the booth may talk to the hub
+    heartbeat_interval REAL NOT NULL DEFAULT 60,
+    last_seen REAL,                    -- hub time of the last heartbeat
+    heartbeat TEXT                     -- the last heartbeat's JSON body, as the booth sent it
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,               -- made by the booth: stored once however often it is sent
+    booth_id TEXT NOT NULL,
+    event TEXT NOT NULL,               -- lift, hangup, clip_start, clip_end, live_start, ...
+    at REAL NOT NULL,                  -- the booth's wall clock
+    received_at REAL NOT NULL,         -- the hub's clock
+    set_name TEXT,
+    clip TEXT,
+    listened_ms INTEGER,               -- clip_end, live_end
+    finished INTEGER,                  -- clip_end: 1 if the listener stayed to the end
+    body TEXT NOT NULL                 -- the whole event as JSON
+);
+CREATE INDEX IF NOT EXISTS events_booth_at ON events (booth_id, at);
+CREATE INDEX IF NOT EXISTS events_event_clip ON events (event, clip);
 """
 
 
@@ -61,6 +98,11 @@ class Database:
             {"at": r[0], "targets_version": r[1], "snapshot_version": r[2], "sets": r[3]}
             for r in rows
         ]
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only statement (for the dashboard and metrics)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         self._conn.close()

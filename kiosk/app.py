@@ -41,6 +41,7 @@ from kiosk.events import (
     SyncReady,
     Tick,
 )
+from kiosk.fleet.status import BoothStatus, set_version_of
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.session import (
     Effect,
@@ -122,6 +123,10 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
+        self.fleet_status = BoothStatus()  # for the fleet thread's heartbeat; replaced whole
+        self._last_lift: float | None = None
+        self._hook_ok = False
+        self._set_version: int | None = None
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -161,6 +166,7 @@ class Booth:
                 self.store = SetStore(Path(cfg.state_dir))
                 if self.store.active() is not None:
                     clips_path = self.store.sets / "current"
+                    self._set_version = set_version_of(self.store.active())
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),
@@ -181,6 +187,7 @@ class Booth:
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
             self._debouncer.off_hook = hook.off_hook()
+            self._hook_ok = True  # the pin is readable
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -305,6 +312,7 @@ class Booth:
             self._report({"event": "sync", "t": now, "state": "error", "reason": str(e)})
             return
         self.sync_state, self._sync_reason = "ok", ""
+        self._set_version = ready.version
         if was == ready.folder:
             return
         self.library.clips_path = self.store.sets / "current"
@@ -350,6 +358,8 @@ class Booth:
                 log.error("event sink %r: %s", sink, e)
 
     def _report(self, fields: dict[str, Any]) -> None:
+        if fields.get("event") == "lift":
+            self._last_lift = self.wall().timestamp()
         for sink in self.sinks:
             try:
                 sink.publish(fields)
@@ -427,3 +437,14 @@ class Booth:
         if snap != self.snapshot:
             self.snapshot = snap
             self.notifier.status(status)
+        fleet = BoothStatus(
+            self.library.clipset.name,
+            self._set_version,
+            self.sync_state,
+            self._sync_reason,
+            self._last_lift,
+            self.audio is not None and self.audio.is_open and self._retry_at is None,
+            self._hook_ok,
+        )
+        if fleet != self.fleet_status:
+            self.fleet_status = fleet

@@ -67,6 +67,18 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """Heartbeats and event uploads to the hub, once enrolled (`kiosk enroll`)."""
+
+    heartbeat_interval: float = field(default=60.0, metadata=limits(5, 86400))  # seconds
+    upload_interval: float = field(default=10.0, metadata=limits(0.01, 3600))  # seconds
+    batch_size: int = field(default=500, metadata=limits(1, 1000))  # events per upload
+    max_events: int = field(default=50_000, metadata=limits(100, 10_000_000))  # queue bound
+    retry_max_s: float = field(default=300.0, metadata=limits(1, 86400))
+    timeout_s: float = field(default=20.0, metadata=limits(1, 600))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
 
@@ -74,6 +86,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"

@@ -66,7 +66,11 @@ class FleetWorker:
     def _run(self) -> None:
         box = Outbox(self.outbox_path)
         try:
-            next_beat = next_upload = self.clock()
+            next_upload = self.clock()
+            # The first beat waits for the main loop's status, and spreads a fleet's restarts.
+            next_beat = next_upload + self.rng.uniform(
+                1.0, min(10.0, self.config.heartbeat_interval)
+            )
             while not self._stop.is_set():
                 now = self.clock()
                 if now >= next_upload:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -24,6 +25,8 @@ from kiosk.fleet.client import HubClient
 from kiosk.fleet.status import BoothStatus
 from kiosk.fleet.worker import FleetWorker
 from kiosk.outbox import Outbox
+from tests.booth_runner import write_config
+from tests.clipmaker import make_set
 from tests.hubproc import HubProcess
 from tests.nginx import free_port
 
@@ -142,16 +145,15 @@ def test_fleet_thread_uploads_events_and_heartbeats(
     worker.start()
     try:
         deadline = time.monotonic() + 20
-        while worker.uploaded < 12 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while time.monotonic() < deadline:
+            (booth,) = admin_get(hub, "/api/v1/booths")
+            if worker.uploaded == 12 and booth["heartbeat"]:
+                break
+            time.sleep(0.1)
     finally:
         worker.stop()
     assert len(box) == 0
     box.close()
-    booths = requests.get(
-        f"{hub.url}/api/v1/booths", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
-    ).json()
-    (booth,) = booths
     beat = booth["heartbeat"]
     assert booth["offline"] is False and booth["heartbeat_interval"] == 60
     assert beat["set"] == "lobby" and beat["set_version"] == 3 and beat["sync_state"] == "stale"
@@ -161,6 +163,12 @@ def test_fleet_thread_uploads_events_and_heartbeats(
     rows = hub_events(hub)
     assert sorted(r[3] for r in rows) == list(range(12))  # listened_ms
     assert all(r[0] == "clip_end" and r[1] == "s" and r[2] == "a.opus" for r in rows)
+
+
+def admin_get(hub: HubProcess, path: str) -> Any:
+    resp = requests.get(hub.url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert resp.status_code == 200
+    return resp.json()
 
 
 def hub_events(hub: HubProcess) -> list[tuple[str, str, str, int, str]]:
@@ -215,3 +223,41 @@ def test_exactly_once_through_kill_9_and_hub_outages(
         next_n = max(held, default=-1) + 1
     on_hub = sorted(json.loads(r[4])["n"] for r in hub_events(hub))
     assert kills > 10 and on_hub == list(range(total))
+
+
+def test_kiosk_run_when_enrolled_uploads_and_beats(
+    tmp_path: Path, hub: HubProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon itself (no audio device: it retries, reporting `error` events)."""
+    _, token = booth_admin(hub, capsys, "add", "--group", "g", "--name", "daemon")
+    assert enroll(hub.url, token, tmp_path / "b", capsys)[0] == 0
+    make_set(tmp_path / "set")
+    config = write_config(
+        tmp_path / "b",
+        tmp_path / "set",
+        audio__device="NoSuchCard",
+        fleet__upload_interval=0.2,
+        fleet__heartbeat_interval=5,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
+        env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            (booth,) = admin_get(hub, "/api/v1/booths")
+            if booth["heartbeat"] and booth["heartbeat"]["hook_ok"] and hub_events(hub):
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    beat = booth["heartbeat"]
+    assert beat["audio_ok"] is False and beat["hook_ok"] is True and beat["heartbeat_interval"] == 5
+    assert booth["heartbeat_interval"] == 5 and booth["name"] == "daemon"
+    assert any(r[0] == "error" for r in hub_events(hub))
+    assert token not in err

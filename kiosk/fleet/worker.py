@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -87,7 +88,6 @@ class FleetWorker:
         try:
             while self._upload_batch(box) and not self._stop.is_set():
                 pass
-            box.checkpoint()
         except FleetError as e:
             self._failures += 1
             backoff = self.config.upload_interval * 2.0 ** min(self._failures, 16)
@@ -97,10 +97,19 @@ class FleetWorker:
         except Exception:  # a bug or a disk error must not end the thread
             log.exception("event upload failed")
             return self.config.retry_max_s
+        finally:
+            self._checkpoint(box)
         if self._failures:
             log.info("event upload works again")
         self._failures = 0
         return self.config.upload_interval
+
+    def _checkpoint(self, box: Outbox) -> None:
+        """Fsync what the main loop committed (it commits without fsync), hub up or down."""
+        try:
+            box.checkpoint()
+        except sqlite3.Error as e:
+            log.warning("outbox checkpoint: %s", e)
 
     def _upload_batch(self, box: Outbox) -> bool:
         """One batch; True if a full batch went (there may be more)."""

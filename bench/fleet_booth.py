@@ -1,4 +1,4 @@
-"""What the booth's event queue writes: `python -m bench.fleet_booth` (about 10 s).
+"""What the booth's event queue writes: `python -m bench.fleet_booth` (about a second).
 
 100 lifts go through the real Outbox as the main loop reports them (one commit per loop turn:
 lift, clip_start, clip_end, clip_start, clip_end, hangup = 6 commits per lift), while a second
@@ -8,7 +8,7 @@ For `synchronous` NORMAL (the default) and FULL:
 
 - bytes written per 100 lifts: `write(2)` bytes (/proc/self/io wchar) and bytes sent to the
   block layer (write_bytes: whole pages, what the SD card sees before its own FTL);
-- fsync-bearing commit time on the main loop: p50 / p95 / max of one flush.
+- the main loop's commit time: p50 / p95 / max of one flush.
 
 One human line per figure, then a JSON object with every figure as the last line.
 """

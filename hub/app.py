@@ -32,7 +32,7 @@ from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
-from hub.db import Database
+from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
 from hub.settings import Settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The app for one data folder (the repository must exist: `kiosk-admin init`)."""
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
-    db = Database(settings.database)
+    db = open_database(settings.database, settings.database_url)
     auth = Auth(settings.admin_token(), db)
     lock = threading.Lock()  # one publish at a time
 

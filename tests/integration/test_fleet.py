@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -34,11 +35,15 @@ TOKEN = "test-admin-token"
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubProcess]:
+    """The hub on SQLite, or on PostgreSQL with `indirect` parameter "postgresql"."""
     data = tmp_path / "hub-data"
     keys = ["--keys", str(tmp_path / "keys"), "--online-keys", str(data / "online-keys")]
     assert admin(["--repo", str(data / "repo"), *keys, "init"]) == 0
-    with HubProcess(data, TOKEN) as server:
+    env = {}
+    if getattr(request, "param", "sqlite") == "postgresql":
+        env["KIOSK_HUB_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
+    with HubProcess(data, TOKEN, env) as server:
         yield server
 
 
@@ -127,6 +132,7 @@ def test_enroll_permissions_rename_regroup_revoke(
         assert secret not in log
 
 
+@pytest.mark.parametrize("hub", ["sqlite", "postgresql"], indirect=True)
 def test_fleet_thread_uploads_events_and_heartbeats(
     tmp_path: Path, hub: HubProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -172,8 +178,13 @@ def admin_get(hub: HubProcess, path: str) -> Any:
 
 
 def hub_events(hub: HubProcess) -> list[tuple[str, str, str, int, str]]:
+    sql = "SELECT event, set_name, clip, listened_ms, body FROM events"
+    url = hub.env.get("KIOSK_HUB_DATABASE_URL")
+    if url:
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql.encode()).fetchall()
     with sqlite3.connect(hub.data / "hub.sqlite3") as db:
-        return db.execute("SELECT event, set_name, clip, listened_ms, body FROM events").fetchall()
+        return db.execute(sql).fetchall()
 
 
 def numbers(path: Path) -> list[int]:

@@ -1,13 +1,14 @@
-"""The hub's fleet data on a real SQLite file, with a hand-turned clock."""
+"""The hub's fleet data on SQLite and on PostgreSQL (Debian's, started here), hand-turned clock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.auth import digest
-from hub.db import Database
+from hub.db import open_database
 from hub.fleetstore import EnrollmentRefused, FleetStore
 
 
@@ -19,9 +20,14 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> FleetStore:
-    return FleetStore(Database(tmp_path / "hub.sqlite3"), Clock())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetStore]:
+    if request.param == "sqlite":
+        db = open_database(tmp_path / "hub.sqlite3")
+    else:
+        db = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
+    yield FleetStore(db, Clock())
+    db.close()
 
 
 def clock(store: FleetStore) -> Clock:

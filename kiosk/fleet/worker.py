@@ -61,8 +61,11 @@ class FleetWorker:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=self.config.timeout_s * 2 + 5)
-        self.client.close()
+            # A request to a hanging hub may take timeout_s: don't hold up the daemon's stop
+            # for it (the thread is a daemon; the outbox is consistent at any point).
+            self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.client.close()
 
     def _run(self) -> None:
         box = Outbox(self.outbox_path)

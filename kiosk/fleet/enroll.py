@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kiosk.errors import ConfigError
 from kiosk.fleet import identity
 from kiosk.fleet.client import FleetError, HubLimits, enroll
 
@@ -19,7 +20,11 @@ UNREACHABLE = 1
 def enroll_command(state_dir: Path, hub: str, token: str, limits: HubLimits | None = None) -> int:
     hub = identity.normalise(hub)
     path = identity.path_in(state_dir)
-    current = identity.load(state_dir)
+    try:
+        current = identity.load(state_dir)
+    except ConfigError as e:  # unreadable: the fresh token makes a good one
+        print("\n".join(e.problems) + "; enrolling anew", file=sys.stderr)
+        current = None
     if current is not None and current.hub == hub:
         print(f"already enrolled with {hub} as booth {current.booth_id} ({path}); token not used")
         return 0

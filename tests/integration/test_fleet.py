@@ -83,6 +83,24 @@ def test_enroll_permissions_rename_regroup_revoke(
     assert enroll(hub.url, "unknown", tmp_path / "b2", capsys)[0] == 2
     assert enroll(f"http://127.0.0.1:{free_port()}", token, tmp_path / "b2", capsys)[0] == 1
     assert not (tmp_path / "b2" / "state" / "fleet.json").exists()
+    # A damaged fleet.json is named, then replaced with a fresh token.
+    (tmp_path / "b2" / "state").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "b2" / "state" / "fleet.json").write_text("{")
+    _, fresh = booth_admin(hub, capsys, "add", "--group", "emea-lobby")
+    capsys.readouterr()
+    code = kiosk(
+        [
+            "enroll",
+            "--hub",
+            hub.url,
+            "--token",
+            fresh,
+            "--config",
+            str(tmp_path / "b2" / "kiosk.yaml"),
+        ]
+    )
+    assert code == 0 and "fleet.json: unreadable" in capsys.readouterr().err
+    assert identity.load(tmp_path / "b2" / "state") is not None
 
     _, other_token = booth_admin(hub, capsys, "add", "--group", "apac")
     _, other_id = enroll(hub.url, other_token, tmp_path / "b3", capsys)

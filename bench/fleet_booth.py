@@ -1,4 +1,4 @@
-"""What the booth's event queue writes: `python -m bench.fleet_booth` (about a second).
+"""What the booth's event queue writes: `python -m bench.fleet_booth` (about 3 s).
 
 100 lifts go through the real Outbox as the main loop reports them (one commit per loop turn:
 lift, clip_start, clip_end, clip_start, clip_end, hangup = 6 commits per lift), while a second
@@ -8,7 +8,8 @@ For `synchronous` NORMAL (the default) and FULL:
 
 - bytes written per 100 lifts: `write(2)` bytes (/proc/self/io wchar) and bytes sent to the
   block layer (write_bytes: whole pages, what the SD card sees before its own FTL);
-- the main loop's commit time: p50 / p95 / max of one flush.
+- the main loop's commit time: p50 / p95 / max of one flush;
+- the same with the queue full (50,000 events: each commit also drops the oldest).
 
 One human line per figure, then a JSON object with every figure as the last line.
 """
@@ -82,6 +83,32 @@ def measure(folder: Path, synchronous: str, hub_up: bool) -> dict[str, Any]:
     }
 
 
+def full_queue(folder: Path, max_events: int = 50_000) -> dict[str, Any]:
+    """Commit time once the hub has been away long enough to fill the queue."""
+    folder.mkdir(parents=True)
+    box = Outbox(folder / "outbox.sqlite3", max_events)
+    record = _lift(3)[2][0]
+    for i in range(max_events):
+        box.publish(record)
+        if i % 1000 == 999:
+            box.flush()
+    flush_ms = []
+    for _ in range(300):
+        box.publish(record)
+        t0 = time.perf_counter()
+        box.flush()
+        flush_ms.append((time.perf_counter() - t0) * 1000)
+    dropped = box.dropped()
+    box.close()
+    flush_ms.sort()
+    return {
+        "flush_ms_p50": round(statistics.median(flush_ms), 3),
+        "flush_ms_p95": round(flush_ms[int(len(flush_ms) * 0.95)], 3),
+        "dropped": dropped,
+        "file_bytes": sum(p.stat().st_size for p in folder.iterdir()),
+    }
+
+
 def run(tmp: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"lifts": LIFTS, "events": LIFTS * 6}
     for synchronous in ("NORMAL", "FULL"):
@@ -96,6 +123,13 @@ def run(tmp: Path) -> dict[str, Any]:
                 flush=True,
             )
             figures[name] = got
+    full = figures["full_queue"] = full_queue(tmp / "full")
+    print(
+        f"queue full (50,000): one commit p50 {full['flush_ms_p50']} ms, "
+        f"p95 {full['flush_ms_p95']} ms; {full['dropped']} dropped and counted; "
+        f"{full['file_bytes'] / 2**20:.1f} MiB on disk",
+        flush=True,
+    )
     return figures
 
 

@@ -57,7 +57,7 @@ class FleetStore:
     # -- enrollment ------------------------------------------------------------------------
     def add_enrollment(self, group: str, name: str, ttl_s: float = ENROLLMENT_TTL_S) -> str:
         """A one-time enrollment token for a booth of `group`; only its digest is kept."""
-        token = secrets.token_urlsafe(24)
+        token = secrets.token_hex(24)  # hex: never starts with '-' on a command line
         now = self.clock()
         with self.db.transaction() as cur:
             cur.execute(

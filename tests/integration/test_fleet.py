@@ -289,4 +289,5 @@ def test_kiosk_run_when_enrolled_uploads_and_beats(
     assert beat["audio_ok"] is False and beat["hook_ok"] is True and beat["heartbeat_interval"] == 5
     assert booth["heartbeat_interval"] == 5 and booth["name"] == "daemon"
     assert any(r[0] == "error" for r in hub_events(hub))
-    assert token not in err
+    me = identity.load(tmp_path / "b" / "state")
+    assert me is not None and token not in err and me.credential not in err

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
 from kiosk.schema import Builder, limits
 from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
@@ -67,6 +68,25 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class StatusLedConfig:
+    """The optional status lamp (README: "Status lamp"); no pin, no lamp."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    pwm: bool = False  # a PWMLED (dimmable) instead of an on/off LED
+
+
+@dataclass(frozen=True)
+class BellConfig:
+    """The optional bell that draws people in when a live call starts; no pin, no bell."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    quiet_hours: tuple[str, ...] = field(
+        default=("20:00-08:00",), metadata=limits(check=check_dayparts)
+    )
+    ring_s: float = field(default=2.0, metadata=limits(0.1, 30))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
 
@@ -74,6 +94,8 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
+    bell: BellConfig = field(default_factory=BellConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"

@@ -74,6 +74,8 @@ class Builder:
         value = self._convert_type(hint, raw, path, _range(lo, hi))
         if value is _BAD:
             return _BAD
+        if value is None:  # an optional key left empty: nothing to range-check
+            return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.fail(path, f"expected {_describe(hint)} {_range(lo, hi)}, got {_show(raw)}")
             return _BAD

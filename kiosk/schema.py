@@ -142,6 +142,8 @@ _BAD: Any = _Bad()
 
 
 def _describe(hint: Any) -> str:
+    if get_origin(hint) in (types.UnionType, typing.Union):  # X | None: describe X
+        return _describe(next(a for a in get_args(hint) if a is not type(None)))
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if hint is dt.date:
         return "a date (YYYY-MM-DD)"

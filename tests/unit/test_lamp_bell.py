@@ -77,12 +77,14 @@ def test_lamp_steps_through_the_patterns(factory: MockFactory) -> None:
     assert pin.state == 0.0
 
 
-def test_plain_led_blinks_slowly_while_playing() -> None:
-    factory = MockFactory()
+def test_plain_led_is_on_off_only() -> None:
+    factory = MockFactory()  # no PWM on these pins: an LED, not a PWMLED
     lamp = StatusLamp(StatusLedConfig(pin=18), pin_factory=factory)
     pin: Any = factory.pin(18)
-    lamp.show(Look.PLAYING)
-    wait_until(lambda: len(pin.states) >= 5)
+    lamp.show(Look.IDLE)
+    wait_until(lambda: pin.state == 1)
+    lamp.show(Look.ERROR)
+    wait_until(lambda: len(pin.states) >= 6)
     assert set(levels(pin)) == {0.0, 1.0}
     lamp.close()
     factory.close()

@@ -19,7 +19,7 @@ from kiosk.selftest.system import (
     check_hub,
     check_sd_card,
     check_state_dir,
-    hub_url,
+    hub_probe,
 )
 
 NEEDS_A_PERSON = "needs a person (--unattended)"
@@ -73,7 +73,7 @@ def run_selftest(
         else:
             add(check_heard(console))
     add(
-        *check_hub(hub_url(config), limits.http_timeout_s, limits.clock_skew_max_s, wall),
+        *check_hub(hub_probe(config), limits.http_timeout_s, limits.clock_skew_max_s, wall),
     )
     state_dir = Path(config.state_dir)
     add(

@@ -20,16 +20,17 @@ from kiosk.selftest.report import Item, failed, passed, skipped
 NTP_FIX = "enable NTP: sudo timedatectl set-ntp true (and install fake-hwclock)"
 
 
-def hub_url(config: Config) -> str:
-    """`sync.url`, else the hub in `<state_dir>/fleet.json` (`kiosk enroll`), else ""."""
+def hub_probe(config: Config) -> str:
+    """What to GET: the repository's timestamp under `sync.url`, else the enrolled hub's
+    `/healthz` (`<state_dir>/fleet.json` from `kiosk enroll`), else ""."""
     if config.sync.url:
-        return config.sync.url
+        return config.sync.url.rstrip("/") + "/metadata/timestamp.json"
     try:
         data = json.loads((Path(config.state_dir) / "fleet.json").read_text())
     except (OSError, ValueError):
         return ""
     hub = data.get("hub") if isinstance(data, dict) else None
-    return hub if isinstance(hub, str) else ""
+    return hub.rstrip("/") + "/healthz" if isinstance(hub, str) and hub else ""
 
 
 def check_hub(
@@ -68,12 +69,14 @@ def check_hub(
             skipped("clock", "the hub is unreachable"),
         ]
     items = []
-    if response.status_code >= 500:
-        items.append(
-            failed("hub", f"{url} answered HTTP {response.status_code}", "check the hub's logs")
-        )
+    status = response.status_code
+    if status >= 500:
+        items.append(failed("hub", f"{url} answered HTTP {status}", "check the hub's logs"))
+    elif status >= 400:
+        fix = "check sync.url (the repository's root) or re-enroll with the right hub URL"
+        items.append(failed("hub", f"{url} answered HTTP {status}", fix))
     else:
-        items.append(passed("hub", f"{url} answered HTTP {response.status_code}"))
+        items.append(passed("hub", f"{url} answered HTTP {status}"))
     if tls:
         items.append(passed("hub_tls", f"{where}: certificate verified"))
     else:

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from kiosk.audio.decode import decode
+from kiosk.config import Config, SyncConfig
 from kiosk.selftest.report import Item, Result
-from kiosk.selftest.system import check_hub
+from kiosk.selftest.system import check_hub, hub_probe
 from tests.audio_rig import AlsaFileCapture, best_lag, first_nonsilent
 from tests.nginx import Nginx, free_port
 
@@ -98,7 +99,8 @@ def test_card_by_name_lists_the_devices_present(
 
 @pytest.fixture
 def plain(tmp_path: Path) -> Iterator[Nginx]:
-    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "metadata").mkdir(parents=True)
+    (tmp_path / "www" / "metadata" / "timestamp.json").write_text("{}")
     with Nginx(tmp_path / "www", tmp_path / "plain") as server:
         yield server
 
@@ -114,6 +116,7 @@ def self_signed(tmp_path: Path) -> Iterator[tuple[Nginx, Path]]:
         capture_output=True,
     )
     (tmp_path / "www").mkdir(exist_ok=True)
+    (tmp_path / "www" / "healthz").write_text('{"ok": true}')  # an enrolled hub's probe
     with Nginx(tmp_path / "www", tmp_path / "tls", tls=(cert, key)) as server:
         yield server, cert
 
@@ -127,23 +130,29 @@ def results(items: list[Item]) -> dict[str, Result]:
 
 
 def test_plain_http_hub_and_the_clock(plain: Nginx) -> None:
-    items = check_hub(plain.url, 5, 60, utc_now)
+    probe = hub_probe(Config(sync=SyncConfig(url=plain.url + "/")))
+    items = check_hub(probe, 5, 60, utc_now)
     assert results(items) == {"hub": Result.PASS, "hub_tls": Result.SKIP, "clock": Result.PASS}
-    late = check_hub(plain.url, 5, 60, lambda: utc_now(-300))
+    wrong = check_hub(plain.url + "/nothing-here", 5, 60, utc_now)[0]
+    assert wrong.result is Result.FAIL and "HTTP 404" in wrong.detail and "sync.url" in wrong.fix
+    late = check_hub(probe, 5, 60, lambda: utc_now(-300))
     clock = late[2]
     assert clock.result is Result.FAIL and "behind" in clock.detail
     assert "timedatectl set-ntp true" in clock.fix
 
 
 def test_tls_failure_is_named_and_a_trusted_certificate_passes(
-    self_signed: tuple[Nginx, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, self_signed: tuple[Nginx, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, cert = self_signed
-    items = check_hub(server.url, 5, 60, utc_now)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "fleet.json").write_text(json.dumps({"hub": server.url}))
+    probe = hub_probe(Config(state_dir=str(tmp_path / "state")))
+    items = check_hub(probe, 5, 60, utc_now)
     assert results(items) == {"hub": Result.PASS, "hub_tls": Result.FAIL, "clock": Result.SKIP}
     assert "TLS" in items[1].detail and "certificate verify failed" in items[1].detail
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the booth trusts this CA
-    trusted = check_hub(server.url, 5, 60, utc_now)
+    trusted = check_hub(probe, 5, 60, utc_now)
     assert results(trusted) == {"hub": Result.PASS, "hub_tls": Result.PASS, "clock": Result.PASS}
 
 

@@ -16,7 +16,7 @@ from kiosk.selftest.console import Console
 from kiosk.selftest.hook import check_hook
 from kiosk.selftest.report import Result, as_json, as_text, exit_code, failed, passed, skipped
 from kiosk.selftest.sound import check_heard
-from kiosk.selftest.system import check_disk, check_sd_card, check_state_dir, hub_url
+from kiosk.selftest.system import check_disk, check_sd_card, check_state_dir, hub_probe
 from kiosk.simulate import SimulatedHook
 
 
@@ -123,13 +123,13 @@ def test_state_dir_and_disk(tmp_path: Path) -> None:
     assert check_disk(tmp_path, 1e12).result is Result.FAIL
 
 
-def test_hub_url_prefers_sync_then_enrollment(tmp_path: Path) -> None:
+def test_hub_probe_prefers_sync_then_enrollment(tmp_path: Path) -> None:
     cfg = Config(state_dir=str(tmp_path))
-    assert hub_url(cfg) == ""
-    (tmp_path / "fleet.json").write_text(json.dumps({"hub": "https://hub.example", "x": 1}))
-    assert hub_url(cfg) == "https://hub.example"
+    assert hub_probe(cfg) == ""
+    (tmp_path / "fleet.json").write_text(json.dumps({"hub": "https://hub.example/", "x": 1}))
+    assert hub_probe(cfg) == "https://hub.example/healthz"
     synced = Config(state_dir=str(tmp_path), sync=SyncConfig(url="https://cdn.example/repo"))
-    assert hub_url(synced) == "https://cdn.example/repo"
+    assert hub_probe(synced) == "https://cdn.example/repo/metadata/timestamp.json"
 
 
 def test_report_json_shape_and_exit_code() -> None:

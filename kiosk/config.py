@@ -124,6 +124,19 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 def _build(doc: YamlDoc) -> Config:
     builder = Builder(doc)
     config = builder.build(Config, doc.data)
+    if config is not None:
+        _check_pins(builder, config)
     if builder.problems or config is None:
         raise ConfigError(builder.problems or [f"{doc.file}: invalid config"])
     return config
+
+
+def _check_pins(builder: Builder, config: Config) -> None:
+    """The hook, the status lamp and the bell each need a GPIO pin of their own."""
+    owner = {config.hook.pin: "hook.pin"}
+    for section, pin in (("status_led", config.status_led.pin), ("bell", config.bell.pin)):
+        if pin is None:
+            continue
+        if pin in owner:
+            builder.fail((section, "pin"), f"GPIO{pin} is already {owner[pin]}")
+        owner[pin] = f"{section}.pin"

@@ -119,3 +119,12 @@ def test_config_sections() -> None:
         "k.yaml:3: bell.pin: expected an integer 0-27, got 40",
         "k.yaml:2: bell.quiet_hours: expected \"HH:MM-HH:MM\" ranges, got ['8-20']",
     ]
+
+
+def test_each_device_needs_its_own_pin() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config("hook:\n  pin: 18\nstatus_led:\n  pin: 18\nbell:\n  pin: 18\n", "k.yaml")
+    assert e.value.problems == [
+        "k.yaml:4: status_led.pin: GPIO18 is already hook.pin",
+        "k.yaml:6: bell.pin: GPIO18 is already status_led.pin",
+    ]

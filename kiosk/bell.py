@@ -42,8 +42,12 @@ class Bell:
         if not may_ring(self.config, wall):
             log.info("bell: quiet hours (%s), not ringing", ", ".join(self.config.quiet_hours))
             return False
-        self._device.blink(on_time=self.config.ring_s, off_time=0, n=1)
+        self.sound()
         return True
+
+    def sound(self) -> None:
+        """Ring once for `ring_s`, quiet hours or not (the self-test, with a person there)."""
+        self._device.blink(on_time=self.config.ring_s, off_time=0, n=1)
 
     def close(self) -> None:
         self._device.close()

@@ -1,4 +1,5 @@
-"""The self-test in the order a technician meets it: card, hook, receiver, network, storage."""
+"""The self-test in the order a technician meets it: card, hook, receiver, lamp, bell,
+network, storage."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kiosk.assets import assets_dir
 from kiosk.config import Config
 from kiosk.selftest.console import Console
 from kiosk.selftest.hook import check_hook
+from kiosk.selftest.outputs import check_bell, check_lamp
 from kiosk.selftest.report import Item, Result, as_text, skipped
 from kiosk.selftest.sound import check_card, check_heard, check_playback, play
 from kiosk.selftest.system import (
@@ -72,6 +74,13 @@ def run_selftest(
             add(skipped("audio_heard", "nothing was played"))
         else:
             add(check_heard(console))
+    if unattended:
+        add(skipped("status_led", NEEDS_A_PERSON), skipped("bell", NEEDS_A_PERSON))
+    else:
+        add(
+            check_lamp(config.status_led, console, pin_factory),
+            check_bell(config.bell, console, pin_factory),
+        )
     add(
         *check_hub(hub_probe(config), limits.http_timeout_s, limits.clock_skew_max_s, wall),
     )

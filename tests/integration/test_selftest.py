@@ -82,6 +82,8 @@ def test_card_by_name_lists_the_devices_present(
         "hook",
         "audio_playback",
         "audio_heard",
+        "status_led",
+        "bell",
         "hub",
         "hub_tls",
         "clock",

@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from kiosk.config import Config, HookConfig, SyncConfig
+from kiosk.config import BellConfig, Config, HookConfig, StatusLedConfig, SyncConfig
 from kiosk.selftest.console import Console
 from kiosk.selftest.hook import check_hook
+from kiosk.selftest.outputs import check_bell, check_lamp
 from kiosk.selftest.report import Result, as_json, as_text, exit_code, failed, passed, skipped
 from kiosk.selftest.sound import check_heard
 from kiosk.selftest.system import check_disk, check_sd_card, check_state_dir, hub_probe
@@ -141,3 +144,30 @@ def test_report_json_shape_and_exit_code() -> None:
     ]
     assert exit_code(items) == 1 and exit_code(items[:2]) == 0
     assert as_text(items[2]) == "FAIL  clock: x\n      fix: y"
+
+
+class Watcher(Console):
+    """Answers each question with what the pin shows at that moment."""
+
+    def __init__(self, pin: Any) -> None:
+        super().__init__(io.StringIO(), io.StringIO())
+        self.pin = pin
+
+    def ask(self, question: str) -> str | None:
+        deadline = time.monotonic() + 5  # the lamp's thread or the bell's blink sets the pin
+        while not self.pin.state and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return "y" if self.pin.state else "n"
+
+
+def test_lamp_and_bell_are_shown_to_the_technician(factory: MockFactory) -> None:
+    lamp = check_lamp(StatusLedConfig(pin=18), Watcher(factory.pin(18)), factory)
+    assert lamp.result is Result.PASS and "GPIO18" in lamp.detail
+    assert factory.pin(18).state == 0  # off again, pin released
+    # quiet hours all day: a test ring happens anyway
+    all_day = BellConfig(pin=23, quiet_hours=("00:00-23:59",), ring_s=0.5)
+    bell = check_bell(all_day, Watcher(factory.pin(23)), factory)
+    assert bell.result is Result.PASS
+    no = check_lamp(StatusLedConfig(pin=18), Console(io.StringIO("n\n"), io.StringIO()), factory)
+    assert no.result is Result.FAIL and "polarity" in no.fix
+    assert check_bell(BellConfig(), Console(io.StringIO(), io.StringIO())).result is Result.SKIP

@@ -8,6 +8,7 @@ when the level changes (a steady look costs no wake-ups).
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from kiosk.config import StatusLedConfig
+
+log = logging.getLogger(__name__)
 
 
 class Look(StrEnum):
@@ -84,6 +87,7 @@ class StatusLamp:
         """Switch to `look`'s pattern (no-op if shown already); never blocks."""
         if look is self.look:
             return
+        log.debug("lamp %s -> %s", self.look, look)
         self.look = look
         self._pattern = pattern_for(look, self.pwm)
         self._wake.set()

@@ -95,6 +95,7 @@ def test_card_by_name_lists_the_devices_present(
     assert card["result"] == "FAIL" and "'USB Audio Device'" in card["detail"]
     assert "present: 'default'" in card["detail"] and card["fix"]
     assert items["hook"]["result"] == items["audio_heard"]["result"] == "SKIP"
+    assert items["hub"]["result"] == items["clock"]["result"] == "SKIP"  # no hub configured
     assert items["state_dir"]["result"] == "PASS"
     assert file_capture.samples().size == 0  # nothing played
 

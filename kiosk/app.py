@@ -1,6 +1,7 @@
 """The composition root and the main loop: one thread owns the session and runs its effects.
 
-Start order: prompts → mixer → clip library → session → hook switch → audio stream → READY.
+Start order: status lamp and bell → prompts → mixer → clip library → session → hook switch →
+audio stream → READY.
 Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
 only puts events on `queue`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.assets import assets_dir, load_prompts
 from kiosk.audio.mixer import Mixer
 from kiosk.audio.output import AudioOutput
+from kiosk.bell import Bell, RingBell
 from kiosk.clips.library import Library
 from kiosk.clips.schedule import is_eligible
 from kiosk.config import Config
@@ -43,6 +45,7 @@ from kiosk.events import (
 )
 from kiosk.fleet.status import BoothStatus, set_version_of
 from kiosk.hook import Debouncer, HookSwitch
+from kiosk.lamp import StatusLamp, look_for
 from kiosk.session import (
     Effect,
     Persist,
@@ -127,6 +130,8 @@ class Booth:
         self._last_lift: float | None = None
         self._hook_ok = False
         self._set_version: int | None = None
+        self.lamp: StatusLamp | None = None
+        self.bell: Bell | None = None
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -153,6 +158,10 @@ class Booth:
         sync: SyncWorker | None = None
         self.audio: AudioOutput | None = None
         try:
+            if cfg.status_led.pin is not None:
+                self.lamp = StatusLamp(cfg.status_led, self.pin_factory)
+            if cfg.bell.pin is not None:
+                self.bell = Bell(cfg.bell, self.pin_factory)
             prompts = load_prompts(assets_dir(cfg.assets_dir), rate)
             block = max(1, round(rate * cfg.audio.block_ms / 1000))
             self.mixer = self.mixer_factory(
@@ -214,6 +223,10 @@ class Booth:
                 hook.close()
             if library is not None:
                 library.stop()
+            if self.bell is not None:
+                self.bell.close()
+            if self.lamp is not None:
+                self.lamp.close()
 
     def _loop(self) -> None:
         while not self._exit:
@@ -255,6 +268,10 @@ class Booth:
                 self._feed(event, now)
             case Report(fields=fields):
                 self._report(fields)
+            case RingBell():
+                if self.bell is not None:
+                    rang = self.bell.ring(self.wall())
+                    self._report({"event": "bell", "t": now, "rang": rang})
             case SyncReady():
                 self._pending_set = event
                 self._activate_pending(now)
@@ -448,3 +465,8 @@ class Booth:
         )
         if fleet != self.fleet_status:
             self.fleet_status = fleet
+        if self.lamp is not None:
+            audio_ok = self.session.audio_ok and self._retry_at is None
+            self.lamp.show(
+                look_for(self._readied, audio_ok, self.session.off_hook, self.sync_state)
+            )

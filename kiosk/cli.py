@@ -1,4 +1,4 @@
-"""The `kiosk` command line: run, simulate, check-config."""
+"""The `kiosk` command line: run, simulate, check-config, sync, selftest."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     enr.add_argument("--hub", required=True, help="the hub's URL, e.g. https://hub.example.com")
     enr.add_argument("--token", required=True, help="from `kiosk-admin booth add`")
     enr.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test = sub.add_parser("selftest", help="check the hardware, network and storage, item by item")
+    test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
+    test.add_argument("--unattended", action="store_true", help="skip what needs a person")
+    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -62,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.fleet.enroll import enroll_command
 
         return enroll_command(Path(config.state_dir), args.hub, args.token)
+    if args.command == "selftest":
+        from kiosk.selftest.run import Limits, selftest_command
+
+        limits = Limits(hook_timeout_s=args.hook_timeout)
+        return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless)
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import SITE_CONFIG, Config, load_config
 from kiosk.errors import ConfigError
@@ -20,6 +21,7 @@ from kiosk.systemd import Notifier, setup_logging
 if TYPE_CHECKING:
     from kiosk.app import Booth
     from kiosk.fleet.worker import FleetWorker
+    from kiosk.simulate import SimulatedHook
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -86,26 +88,33 @@ def _check_config(file: Path | None) -> int:
 
 
 def _run(config: Config) -> int:
+    try:
+        with _booth(config, [LogSink()]) as booth:
+            _stop_on_signals(booth.request_stop)
+            return _run_booth(booth, config)
+    except ConfigError as e:  # a damaged fleet.json
+        print("\n".join(e.problems), file=sys.stderr)
+        return EX_CONFIG
+
+
+@contextlib.contextmanager
+def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> Iterator[Booth]:
+    """The booth with its durable event queue and, once enrolled, the fleet thread uploading it."""
     from kiosk.app import Booth
     from kiosk.outbox import Outbox
 
-    # Every event is queued durably for the hub; once enrolled, the fleet thread uploads it.
     outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
-    booth = Booth(config, [LogSink(), outbox], Notifier())
-    _stop_on_signals(booth.request_stop)
     try:
+        booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
         fleet = _fleet_worker(config, booth, outbox.path)
-    except ConfigError as e:
-        print("\n".join(e.problems), file=sys.stderr)
-        outbox.close()
-        return EX_CONFIG
-    if fleet is not None:
-        fleet.start()
-    try:
-        return _run_booth(booth, config)
-    finally:
         if fleet is not None:
-            fleet.stop()
+            fleet.start()
+        try:
+            yield booth
+        finally:
+            if fleet is not None:
+                fleet.stop()
+    finally:
         outbox.close()
 
 
@@ -195,19 +204,23 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
 def _simulate(config: Config, headless: bool) -> int:
     from gpiozero.pins.mock import MockFactory
 
-    from kiosk.app import Booth
-    from kiosk.simulate import SimulatedHook, run_headless, start_booth
+    from kiosk.simulate import SimulatedHook, run_headless
 
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
     sinks: list[EventSink] = [LogSink()]
     if headless:
         sinks.append(JsonLinesSink(sys.stdout))
-    booth = Booth(config, sinks, Notifier(), pin_factory=factory)
-    _stop_on_signals(booth.request_stop)
-    if headless:
-        return run_headless(booth, hook, sys.stdin)
+    with _booth(config, sinks, factory) as booth:
+        _stop_on_signals(booth.request_stop)
+        if headless:
+            return run_headless(booth, hook, sys.stdin)
+        return _simulate_window(booth, hook)
+
+
+def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
     from kiosk.screen import run_screen
+    from kiosk.simulate import start_booth
 
     thread = start_booth(booth)
     off_hook = False

@@ -60,7 +60,11 @@ class Outbox:
         self.path = path
         self.max_events = max_events
         self.wall = wall
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        # Made by whoever builds the booth, then used by one thread at a time: the booth's loop
+        # (the simulator runs it on a thread of its own).
+        self._db = sqlite3.connect(
+            path, isolation_level=None, timeout=10.0, check_same_thread=False
+        )
         # New files only: 1 KiB pages cut the bytes each small commit writes to the WAL by
         # about 3x (bench/fleet_booth.py).
         self._db.execute("PRAGMA page_size=1024")

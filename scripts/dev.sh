@@ -49,7 +49,9 @@ start_local_hub() {
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  .venv/bin/kiosk-admin --hub "http://127.0.0.1:$port" --token "$(.venv/bin/kiosk-hub token --data "$data")" \
+  hub_url="http://127.0.0.1:$port"
+  admin_token=$(.venv/bin/kiosk-hub token --data "$data")
+  .venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
     --keys "$data/admin-keys" publish assets/sample-set --set sample >&2
   cat >"$data/booth.yaml" <<YAML
 state_dir: $PWD/$data/booth
@@ -60,8 +62,17 @@ sync:
   root: $PWD/$data/repo/metadata/1.root.json
   set: sample
   interval: 30
+fleet:
+  heartbeat_interval: 15
+  upload_interval: 2
 YAML
   .venv/bin/kiosk sync --config "$data/booth.yaml" >&2
+  # The simulated booth joins the local hub's fleet: its lifts and heartbeats reach the hub.
+  if [ ! -f "$data/booth/fleet.json" ]; then
+    enroll_token=$(.venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
+      booth add --group lobby --name simulator)
+    .venv/bin/kiosk enroll --hub "$hub_url" --token "$enroll_token" --config "$data/booth.yaml" >&2
+  fi
 }
 
 case "$job" in

@@ -26,7 +26,8 @@ from kiosk.fleet.client import HubClient
 from kiosk.fleet.status import BoothStatus
 from kiosk.fleet.worker import FleetWorker
 from kiosk.outbox import Outbox
-from tests.booth_runner import write_config
+from tests.audio_rig import PulseSink
+from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
 from tests.hubproc import HubProcess
 from tests.nginx import free_port
@@ -291,3 +292,26 @@ def test_kiosk_run_when_enrolled_uploads_and_beats(
     assert any(r[0] == "error" for r in hub_events(hub))
     me = identity.load(tmp_path / "b" / "state")
     assert me is not None and token not in err and me.credential not in err
+
+
+@pytest.mark.pulse
+def test_the_simulator_when_enrolled_feeds_the_hub(
+    tmp_path: Path, hub: HubProcess, pulse: PulseSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scripts/dev.sh simulate`'s path: a lift in the simulator reaches the hub's events."""
+    _, token = booth_admin(hub, capsys, "add", "--group", "g", "--name", "sim")
+    assert enroll(hub.url, token, tmp_path / "b", capsys)[0] == 0
+    make_set(tmp_path / "set")
+    config = write_config(tmp_path / "b", tmp_path / "set", fleet__upload_interval=0.2)
+    booth = HeadlessBooth(config, pulse.env)
+    try:
+        booth.send("lift", "sleep 0.5", "hangup")
+        booth.wait_for("hangup")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "hangup" not in [r[0] for r in hub_events(hub)]:
+            time.sleep(0.2)
+    finally:
+        booth.close()
+    stored = [r[0] for r in hub_events(hub)]
+    assert stored.count("lift") == 1 and stored.count("hangup") == 1, (stored, booth.stderr)
+    assert "clip_start" in stored and "clip_end" in stored

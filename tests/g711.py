@@ -24,7 +24,8 @@ def ulaw_encode(pcm: Int16) -> Bytes:
     mag = np.minimum(np.abs(s), _ULAW_CLIP) + _ULAW_BIAS
     exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
     mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    codes: Bytes = (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+    return codes
 
 
 def ulaw_decode(codes: Bytes) -> Int16:
@@ -40,7 +41,8 @@ def alaw_encode(pcm: Int16) -> Bytes:
     mag = np.minimum(np.where(s < 0, -s - 1, s), 0xFFF)
     exponent = np.clip(np.floor(np.log2(np.maximum(mag, 1))).astype(np.int32) - 4, 0, 7)
     mantissa = np.where(exponent == 0, mag >> 1, mag >> exponent) & 0x0F
-    return ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
+    codes: Bytes = ((sign | (exponent << 4) | mantissa) ^ 0x55).astype(np.uint8)
+    return codes
 
 
 def alaw_decode(codes: Bytes) -> Int16:

@@ -51,7 +51,8 @@ def voice(seconds: float, seed: int = 7) -> npt.NDArray[np.float32]:
     noise = np.fft.irfft(spectrum, n)
     syllables = np.repeat(rng.uniform(0.2, 1.0, n // 1600 + 1), 1600)[:n]
     x = noise * syllables
-    return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
+    out: npt.NDArray[np.float32] = (0.5 * x / np.max(np.abs(x))).astype(np.float32)
+    return out
 
 
 def at_device_rate(samples: npt.ArrayLike) -> npt.NDArray[np.float32]:

@@ -134,8 +134,10 @@ class LiveLink:
             self._sock = sock
         self._ids.clear()
         self._answered_dial = None
-        if not self.live.account.registrar:
-            self.post(LiveStatus(True))
+        registrar = self.live.account.registrar
+        self.post(
+            LiveStatus(False, f"registering with {registrar}") if registrar else LiveStatus(True)
+        )
         log.info("live: baresip ready on ctrl_tcp 127.0.0.1:%d", self.live.ctrl_port)
         decoder = Decoder()
         while True:

@@ -103,7 +103,7 @@ class LiveConfig:
     sip_port: int = field(default=5060, metadata=limits(1, 65535))
     ctrl_port: int = field(default=4444, metadata=limits(1, 65535))  # on 127.0.0.1 only
     player_device: str = "default"  # ALSA PCM baresip plays into (dmix, shared with clips)
-    jitter_ms: int = field(default=40, metadata=limits(20, 500))
+    jitter_ms: int = field(default=20, metadata=limits(20, 500))
     rtp_timeout_s: int = field(default=5, metadata=limits(1, 60))
     baresip: str = "baresip"  # the binary
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))

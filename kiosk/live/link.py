@@ -65,8 +65,7 @@ class LiveLink:
 
     # -- main thread ---------------------------------------------------------------------
     def start(self) -> None:
-        """Write baresip's config and start the link thread. Raises LiveError."""
-        conf.write(self.folder, conf.render(self.live, conf.local_address(self.live.net_interface)))
+        """Start the link thread (it writes baresip's config: the interface may come up late)."""
         self._thread = threading.Thread(target=self._run, name="live-link", daemon=True)
         self._thread.start()
 
@@ -128,6 +127,11 @@ class LiveLink:
 
     def _run_once(self) -> str:
         """Start baresip, connect, read events until the connection ends; returns why."""
+        address = conf.local_address(self.live.net_interface)
+        try:
+            conf.write(self.folder, conf.render(self.live, address))
+        except OSError as e:
+            raise LiveError(f"cannot write baresip's config in {self.folder}: {e}") from e
         self._proc = self._spawn()
         sock = self._connect(self._proc)
         with self._lock:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import soundfile as sf
 import soxr
 
+from tests import clipmaker
 from tests.audio_rig import RATE, stop_process
 from tests.g711 import alaw_encode, to_int16, ulaw_encode
 
@@ -39,20 +40,9 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 
 
 def voice(seconds: float, seed: int = 7) -> npt.NDArray[np.float32]:
-    """Speech-like test signal at 8 kHz: noise bursts (300-3400 Hz) with a syllable envelope.
-
-    Never periodic, so a correlation finds one lag only.
-    """
-    rng = np.random.default_rng(seed)
-    n = int(seconds * VOICE_RATE)
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1 / VOICE_RATE)
-    spectrum[(freqs < 300) | (freqs > 3400)] = 0
-    noise = np.fft.irfft(spectrum, n)
-    syllables = np.repeat(rng.uniform(0.2, 1.0, n // 1600 + 1), 1600)[:n]
-    x = noise * syllables
-    out: npt.NDArray[np.float32] = (0.5 * x / np.max(np.abs(x))).astype(np.float32)
-    return out
+    """The PBX's test signal at 8 kHz: band-limited noise, so a correlation finds one lag only."""
+    samples: npt.NDArray[np.float32] = clipmaker.voice(seed, seconds, VOICE_RATE)
+    return samples
 
 
 def at_device_rate(samples: npt.ArrayLike) -> npt.NDArray[np.float32]:

@@ -123,7 +123,9 @@ def measure_lifts(
     uri = f"sip:spy@127.0.0.1:{port}"
     booth = HeadlessBooth(booth_config(tmp, uri, jitter_ms), pulse.env)
     out = Lifts()
-    needle = ref[: int(0.15 * RATE)]
+    # The signal's 100-300 ms: its very start may be lost to the jitter buffer's first fill.
+    skip = int(0.1 * RATE)
+    needle = ref[skip : skip + int(0.2 * RATE)]
     try:
         booth.wait_for("live_status")
         for i in range(1, n + 1):
@@ -144,7 +146,7 @@ def measure_lifts(
                 if score < 0.7:
                     out.failed.append(f"lift {i}: voice not found (score {score:.2f})")
                     continue
-                voice_t = rec.time_of_sample(i0 + lag)
+                voice_t = rec.time_of_sample(i0 + lag) - skip / RATE
                 out.lift_to_voice_ms.append((voice_t - lift) * 1000)
                 out.lift_to_live_start_ms.append((start - lift) * 1000)
                 first_rtp = tap.first_after(lift) if tap else None

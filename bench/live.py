@@ -103,11 +103,11 @@ def span(rec: Recorder, t0: float, t1: float) -> tuple[int, Floats]:
     return (idx[0], x[idx[0] : idx[-1] + 240]) if idx else (0, x[:0])
 
 
-def booth_config(tmp: Path, uri: str, jitter_ms: int) -> Path:
+def booth_config(tmp: Path, uri: str, live: dict[str, int]) -> Path:
     folder = tmp / f"booth-{free_port()}"
     folder.mkdir()
     make_set(folder / "set", {"a.wav": 1.0})
-    return write_config(folder, folder / "set", **live_overrides(uri, jitter_ms=jitter_ms))
+    return write_config(folder, folder / "set", **live_overrides(uri, **live))
 
 
 def measure_lifts(
@@ -117,11 +117,11 @@ def measure_lifts(
     n: int,
     tap: RtpTap | None,
     media_port: int,
-    jitter_ms: int,
+    live: dict[str, int],
 ) -> Lifts:
     port = free_port()
     uri = f"sip:spy@127.0.0.1:{port}"
-    booth = HeadlessBooth(booth_config(tmp, uri, jitter_ms), pulse.env)
+    booth = HeadlessBooth(booth_config(tmp, uri, live), pulse.env)
     out = Lifts()
     # The signal's 100-300 ms: its very start may be lost to the jitter buffer's first fill.
     skip = int(0.1 * RATE)
@@ -204,11 +204,11 @@ def measure_call(
     seconds: float,
     loss: float,
     jitter_s: float,
-    jitter_ms: int,
+    live: dict[str, int],
 ) -> dict[str, Any]:
     port = free_port()
     proxy = ImpairProxy(port, loss, jitter_s)
-    booth = HeadlessBooth(booth_config(tmp, proxy.uri, jitter_ms), pulse.env)
+    booth = HeadlessBooth(booth_config(tmp, proxy.uri, live), pulse.env)
     try:
         booth.wait_for("live_status")
         with Sipp("uas_pcmu.xml", tmp, port, 30 + seconds), pulse.record() as rec:
@@ -228,6 +228,7 @@ def measure_call(
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    live = {"jitter_ms": args.jitter_ms, "ptime_ms": args.ptime_ms}
     media_port = free_port()  # sipp's -mp base, which the RTP tap filters on
     samples = voice(3.0)
     write_g711(tmp, samples)
@@ -240,14 +241,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     with PulseSink(tmp) as pulse:
         try:
             progress(f"{args.lifts} lifts, the PBX answering at once")
-            lifts = measure_lifts(tmp, pulse, ref, args.lifts, tap, media_port, args.jitter_ms)
+            lifts = measure_lifts(tmp, pulse, ref, args.lifts, tap, media_port, live)
         finally:
             if tap is not None:
                 tap.stop()
         progress("clean 6 s call")
-        clean = measure_call(tmp, pulse, ref, 6.0, 0.0, 0.0, args.jitter_ms)
+        clean = measure_call(tmp, pulse, ref, 6.0, 0.0, 0.0, live)
         progress(f"{args.seconds:g} s call with 5 % loss, 0-40 ms jitter")
-        rough = measure_call(tmp, pulse, ref, args.seconds, 0.05, 0.04, args.jitter_ms)
+        rough = measure_call(tmp, pulse, ref, args.seconds, 0.05, 0.04, live)
     if not lifts.lift_to_voice_ms:
         raise BenchError("no lift reached live voice: " + "; ".join(lifts.failed[:3]))
     v50, v95 = percentiles(lifts.lift_to_voice_ms)
@@ -262,7 +263,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     print(f"5 % loss, 0-40 ms jitter: {rough}")
     return {
         "lifts": args.lifts,
-        "jitter_ms": args.jitter_ms,
+        **live,
         "failed": lifts.failed,
         "lift_to_voice_ms_p50": round(v50, 1),
         "lift_to_voice_ms_p95": round(v95, 1),
@@ -284,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=12.0, help="impaired call length")
     parser.add_argument(
         "--jitter-ms", type=int, default=LiveConfig().jitter_ms, help="the booth's live.jitter_ms"
+    )
+    parser.add_argument(
+        "--ptime-ms", type=int, default=LiveConfig().ptime_ms, help="the booth's live.ptime_ms"
     )
     args = parser.parse_args(argv)
     return run_main("bench.live", lambda tmp: run(args, tmp))

@@ -104,6 +104,7 @@ class LiveConfig:
     ctrl_port: int = field(default=4444, metadata=limits(1, 65535))  # on 127.0.0.1 only
     player_device: str = "default"  # ALSA PCM baresip plays into (dmix, shared with clips)
     jitter_ms: int = field(default=20, metadata=limits(20, 500))
+    ptime_ms: int = field(default=10, metadata=limits(5, 40))  # baresip's ALSA period
     rtp_timeout_s: int = field(default=5, metadata=limits(1, 60))
     baresip: str = "baresip"  # the binary
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))

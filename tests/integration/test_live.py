@@ -82,7 +82,7 @@ def test_live_call_plays_what_the_pbx_sends(
             assert sipp.wait() == 0, sipp.errors()  # it got our BYE
     finally:
         assert booth.quit() == 0
-    assert end["reason"] == "hangup" and 1300 <= end["listened_ms"] <= 1700
+    assert end["reason"] == "hangup" and end["listened_ms"] >= 1490  # the hang-up came 1.5 s later
     assert heard_score(window(rec, start["t"] + 0.3, hang["t"]), sent) > 0.8
     # Silence after hang-up (how soon is bench/live.py's figure; baresip's ALSA buffer drains).
     after = window(rec, hang["t"] + 0.15, hang["t"] + 0.4)

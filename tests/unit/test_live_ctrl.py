@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kiosk.config import LiveAccountConfig, LiveConfig, parse_config
 from kiosk.errors import ConfigError, LiveError
 from kiosk.live import conf
+from kiosk.live.cues import chime
 from kiosk.live.events import CallAnswered, CallAudio, CallClosed, LiveStatus
 from kiosk.live.link import LiveLink
 from kiosk.live.netstring import Decoder, encode
@@ -117,3 +119,14 @@ def test_a_dial_without_baresip_fails_at_once(tmp_path: Path) -> None:
     posted: list[object] = []
     LiveLink(LiveConfig(), tmp_path, posted.append).dial(5, "sip:x@y")
     assert posted == [CallClosed(5, "baresip unavailable (not connected)")]
+
+
+def test_cues_are_short_soft_and_start_and_end_silent() -> None:
+    for kind in ("connecting", "call_ended"):
+        cue = chime(kind, 48000)
+        x = np.asarray(cue.samples)
+        assert cue.kind == kind and cue.duration_s < 0.3
+        assert 0.15 < np.max(np.abs(x)) < 0.25 and abs(x[0]) < 1e-6 and abs(x[-1]) < 1e-6
+    rising = np.asarray(chime("connecting", 48000).samples)
+    falling = np.asarray(chime("call_ended", 48000).samples)
+    assert not np.allclose(rising, falling)

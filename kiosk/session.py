@@ -179,6 +179,10 @@ class Session:
             return "audio error: retrying"
         if self.state is State.LIVE:
             return "live call"
+        if self.playing is not None and self.playing.kind in CUES:
+            return (
+                "connecting to a live call" if self.state is State.CONNECTING else "live call ended"
+            )
         if self.state is State.PLAYING and self.playing is not None:
             clip = self.playing.clip
             return f"playing: {clip.title}" if clip else "playing: no stories"

@@ -54,6 +54,7 @@ def test_lift_plays_the_cue_at_once_then_dials() -> None:
     fx = s.handle(Lifted(10.0), 10.0, WALL)
     assert fx[:3] == [Report({"event": "lift", "t": 10.0}), Play(CUE), Dial(1, URI)]
     assert s.state is State.CONNECTING and s.deadline() == 11.5
+    assert s.status() == "connecting to a live call"
 
 
 def test_audio_flowing_fades_the_cue_and_goes_live() -> None:
@@ -132,7 +133,7 @@ def test_far_end_bye_cue_then_clips() -> None:
     s.handle(CallAudio(1), 10.2, WALL)
     fx = s.handle(CallClosed(1, "BYE"), 70.2, WALL)
     assert reports(fx)[0]["listened_ms"] == 60000 and reports(fx)[0]["reason"] == "BYE"
-    assert Play(ENDED) in fx and s.state is State.PLAYING
+    assert Play(ENDED) in fx and s.state is State.PLAYING and s.status() == "live call ended"
     assert s.handle(SoundFinished(ENDED), 70.5, WALL)[0] == Play(CLIP)
 
 

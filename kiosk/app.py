@@ -43,7 +43,7 @@ from kiosk.events import (
 )
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.live.cues import chime
-from kiosk.live.events import CallAnswered, CallAudio, CallClosed, LiveStatus
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
 from kiosk.live.link import LiveLink
 from kiosk.session import (
     Dial,
@@ -261,6 +261,12 @@ class Booth:
                 self.mixer.reset()
             case SoundFinished() | Prepared() | CallAnswered() | CallAudio() | CallClosed():
                 self._feed(event, now)
+            case CallIncoming(peer=peer):
+                # Listen-only: refuse (486). While a dial of ours is open baresip's
+                # call_max_calls 1 refuses it, and a hangup now could end our call instead.
+                if self.live is not None and not self.session.call_open:
+                    log.info("live: refusing an incoming call from %s", peer)
+                    self.live.reject()
             case LiveStatus(up=up, reason=reason):
                 if event != self.live_status:
                     self._report({"event": "live_status", "t": now, "up": up, "reason": reason})

@@ -62,6 +62,7 @@ class Sipp:
     def __init__(
         self, scenario: str, folder: Path, port: int, timeout_s: float = 30, *args: str
     ) -> None:
+        """A UAS (the PBX) on `port`; for a UAC scenario pass the target as the last arg."""
         if shutil.which("sipp") is None:
             raise RuntimeError("sipp (Debian sip-tester) is required")
         self.port = port
@@ -90,7 +91,8 @@ class Sipp:
         self.proc = subprocess.Popen(
             cmd, cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
         )
-        self.wait_ready()
+        if scenario.startswith("uas"):
+            self.wait_ready()
 
     def wait_ready(self, timeout: float = 10) -> Sipp:
         """Return once sipp listens on its port (a dial before that would be lost)."""

@@ -33,3 +33,10 @@ class LiveStatus:
 
     up: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class CallIncoming:
+    """Someone calls the booth: it never answers (listen-only); the main loop rejects it."""
+
+    peer: str

@@ -26,7 +26,7 @@ from typing import Any
 from kiosk.config import LiveConfig
 from kiosk.errors import LiveError
 from kiosk.live import conf
-from kiosk.live.events import CallAnswered, CallAudio, CallClosed, LiveStatus
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
 from kiosk.live.netstring import Decoder, encode
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,10 @@ class LiveLink:
 
     def hangup(self, call: int) -> None:
         self._command({"command": "hangup", "token": f"hangup-{call}"}, None)
+
+    def reject(self) -> None:
+        """Refuse a ringing incoming call (486); only while no dial of ours is open."""
+        self._command({"command": "hangup", "token": "reject"}, None)
 
     def _command(self, message: dict[str, Any], call: int | None) -> None:
         with self._lock:
@@ -208,6 +212,10 @@ class LiveLink:
             self.post(LiveStatus(False, f"registration failed: {param}"))
         call_id = message.get("id")
         if not isinstance(call_id, str) or not call_id:
+            return
+        if message.get("direction") == "incoming":
+            if kind == "CALL_INCOMING":
+                self.post(CallIncoming(str(message.get("peeruri", ""))))
             return
         if call_id not in self._ids:
             if self._answered_dial is None:

@@ -194,6 +194,21 @@ def test_baresip_is_restarted_and_a_down_registrar_means_clips(
     assert len(booth.named("live_end")) == 1
 
 
+def test_incoming_calls_are_refused(tmp_path: Path, pulse: PulseSink) -> None:
+    booth_cfg = live_overrides("sip:spy@127.0.0.1:9")
+    make_set(tmp_path / "set", {"a.wav": 1.0})
+    booth = HeadlessBooth(write_config(tmp_path, tmp_path / "set", **booth_cfg), pulse.env)
+    try:
+        booth.wait_for("live_status")
+        target = f"127.0.0.1:{booth_cfg['live__sip_port']}"
+        with Sipp("uac_call_booth.xml", tmp_path, free_port(), 20, "-s", "booth", target) as sipp:
+            assert sipp.wait() == 0, sipp.errors()  # 486, never answered
+    finally:
+        assert booth.quit() == 0
+    assert not booth.named("live_start") and not booth.named("live_end")
+    assert "refusing an incoming call from sip:caller@127.0.0.1" in booth.stderr
+
+
 def test_registrar_down_plays_clips_without_dialing(tmp_path: Path, pulse: PulseSink) -> None:
     registrar = f"127.0.0.1:{free_port()}"  # nobody listens
     booth = booth_for(

@@ -9,7 +9,7 @@ from kiosk.config import LiveAccountConfig, LiveConfig, parse_config
 from kiosk.errors import ConfigError, LiveError
 from kiosk.live import conf
 from kiosk.live.cues import chime
-from kiosk.live.events import CallAnswered, CallAudio, CallClosed, LiveStatus
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
 from kiosk.live.link import LiveLink
 from kiosk.live.netstring import Decoder, encode
 
@@ -130,3 +130,20 @@ def test_cues_are_short_soft_and_start_and_end_silent() -> None:
     rising = np.asarray(chime("connecting", 48000).samples)
     falling = np.asarray(chime("call_ended", 48000).samples)
     assert not np.allclose(rising, falling)
+
+
+def test_incoming_calls_are_never_taken_for_ours(tmp_path: Path) -> None:
+    posted: list[object] = []
+    link = LiveLink(LiveConfig(), tmp_path, posted.append)
+    link._handle({"response": True, "ok": True, "data": "", "token": "dial-1"})
+    link._handle(
+        {
+            "event": True,
+            "type": "CALL_INCOMING",
+            "id": "x",
+            "direction": "incoming",
+            "peeruri": "sip:caller@lan",
+        }
+    )
+    link._handle({"event": True, "type": "CALL_RTPESTAB", "id": "a", "direction": "outgoing"})
+    assert posted == [CallIncoming("sip:caller@lan"), CallAudio(1)]

@@ -149,6 +149,9 @@ def _build(doc: YamlDoc) -> Config:
     config = builder.build(Config, doc.data)
     if config is not None and config.live.enabled and not config.live.monitor_uri:
         builder.fail(("live", "monitor_uri"), "required when live.enabled is true")
+    if config is not None and config.live.ctrl_port - config.live.sip_port in (0, 1):
+        message = "must differ from sip_port and sip_port + 1 (baresip's SIP over TLS)"
+        builder.fail(("live", "ctrl_port"), message)
     if builder.problems or config is None:
         raise ConfigError(builder.problems or [f"{doc.file}: invalid config"])
     return config

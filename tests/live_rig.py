@@ -131,7 +131,7 @@ class BaresipPeer:
     def __init__(self, folder: Path, wav_samples: npt.ArrayLike, port: int) -> None:
         self.dir = folder / "peer"
         self.dir.mkdir(parents=True)
-        self.port = port
+        self.port = port  # and port + 1 (TLS): take it from sip_port()
         self.uri = f"sip:peer@127.0.0.1:{port}"
         wav = self.dir / "voice.wav"
         sf.write(wav, np.asarray(wav_samples), VOICE_RATE, subtype="PCM_16")
@@ -181,12 +181,28 @@ class BaresipPeer:
         self.stop()
 
 
+def sip_port() -> int:
+    """A free SIP port whose next port is free too: baresip listens for SIP over TLS there."""
+    while True:
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 def live_overrides(uri: str, **extra: Any) -> dict[str, Any]:
     """`write_config` keyword overrides for a booth dialing `uri` on fresh local ports."""
+    sip = sip_port()
+    ctrl = free_port(socket.SOCK_STREAM)
+    while ctrl in (sip, sip + 1):
+        ctrl = free_port(socket.SOCK_STREAM)
     return {
         "live__enabled": "true",
         "live__monitor_uri": uri,
-        "live__sip_port": free_port(),
-        "live__ctrl_port": free_port(socket.SOCK_STREAM),
+        "live__sip_port": sip,
+        "live__ctrl_port": ctrl,
         **{f"live__{k}": v for k, v in extra.items()},
     }

@@ -19,6 +19,7 @@ from tests.live_rig import (
     at_device_rate,
     free_port,
     live_overrides,
+    sip_port,
     voice,
     write_g711,
 )
@@ -48,7 +49,8 @@ def booth_for(tmp_path: Path, pulse: PulseSink, uri: str, **extra: object) -> He
     booth = HeadlessBooth(cfg, pulse.env)
     try:
         status = booth.wait_for("live_status")
-        assert status["up"] is True or "registrar" in str(extra.get("account")), status
+        up = status["up"] is True or "registrar" in str(extra.get("account"))
+        assert up, f"{status}\n{booth.stderr[-3000:]}"
     except BaseException:
         booth.quit()
         raise
@@ -146,7 +148,7 @@ def test_far_end_hangs_up_then_the_next_live_call_then_clips(
 
 def test_a_baresip_peer_is_heard_at_the_receiver(tmp_path: Path, pulse: PulseSink) -> None:
     samples = voice(4.0, seed=11)
-    with BaresipPeer(tmp_path, samples, free_port()) as peer:
+    with BaresipPeer(tmp_path, samples, sip_port()) as peer:
         booth = booth_for(tmp_path, pulse, peer.uri)
         try:
             with pulse.record() as rec:

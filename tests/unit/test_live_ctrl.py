@@ -80,6 +80,7 @@ def test_files_are_private(tmp_path: Path) -> None:
         ("live:\n  account:\n    transport: sctp\n", "k.yaml:3: live.account.transport: expected"),
         ("live:\n  codecs: [pcmu, g729]\n", "k.yaml:2: live.codecs[1]: expected one of pcmu"),
         ("live:\n  answer_timeout: 0\n", "k.yaml:2: live.answer_timeout: expected a number"),
+        ("live:\n  ctrl_port: 5061\n", "k.yaml:2: live.ctrl_port: must differ from sip_port"),
     ],
 )
 def test_bad_live_config_names_file_line_and_key(text: str, problem: str) -> None:

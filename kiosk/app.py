@@ -1,6 +1,7 @@
 """The composition root and the main loop: one thread owns the session and runs its effects.
 
-Start order: prompts → mixer → clip library → session → hook switch → audio stream → READY.
+Start order: status lamp and bell → prompts → mixer → clip library → session → hook switch →
+audio stream → READY.
 Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
 only puts events on `queue`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.assets import assets_dir, load_prompts
 from kiosk.audio.mixer import Mixer
 from kiosk.audio.output import AudioOutput
+from kiosk.bell import Bell, RingBell
 from kiosk.clips.library import Library
 from kiosk.clips.schedule import is_eligible
 from kiosk.config import Config
@@ -41,7 +43,9 @@ from kiosk.events import (
     SyncReady,
     Tick,
 )
+from kiosk.fleet.status import BoothStatus, set_version_of
 from kiosk.hook import Debouncer, HookSwitch
+from kiosk.lamp import StatusLamp, look_for
 from kiosk.live.cues import chime
 from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
 from kiosk.live.link import LiveLink
@@ -130,6 +134,12 @@ class Booth:
         self._sync_reason = ""
         self.live: LiveLink | None = None
         self.live_status = LiveStatus(False, "starting")
+        self.fleet_status = BoothStatus()  # for the fleet thread's heartbeat; replaced whole
+        self._last_lift: float | None = None
+        self._hook_ok = False
+        self._set_version: int | None = None
+        self.lamp: StatusLamp | None = None
+        self.bell: Bell | None = None
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -157,6 +167,10 @@ class Booth:
         live: LiveLink | None = None
         self.audio: AudioOutput | None = None
         try:
+            if cfg.status_led.pin is not None:
+                self.lamp = StatusLamp(cfg.status_led, self.pin_factory)
+            if cfg.bell.pin is not None:
+                self.bell = Bell(cfg.bell, self.pin_factory)
             prompts = load_prompts(assets_dir(cfg.assets_dir), rate)
             block = max(1, round(rate * cfg.audio.block_ms / 1000))
             self.mixer = self.mixer_factory(
@@ -170,6 +184,7 @@ class Booth:
                 self.store = SetStore(Path(cfg.state_dir))
                 if self.store.active() is not None:
                     clips_path = self.store.sets / "current"
+                    self._set_version = set_version_of(self.store.active())
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),
@@ -191,6 +206,7 @@ class Booth:
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
             self._debouncer.off_hook = hook.off_hook()
+            self._hook_ok = True  # the pin is readable
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -222,6 +238,10 @@ class Booth:
                 hook.close()
             if library is not None:
                 library.stop()
+            if self.bell is not None:
+                self.bell.close()
+            if self.lamp is not None:
+                self.lamp.close()
 
     def _loop(self) -> None:
         while not self._exit:
@@ -274,6 +294,10 @@ class Booth:
                 self._feed(event, now)
             case Report(fields=fields):
                 self._report(fields)
+            case RingBell():
+                if self.bell is not None:
+                    rang = self.bell.ring(self.wall())
+                    self._report({"event": "bell", "t": now, "rang": rang})
             case SyncReady():
                 self._pending_set = event
                 self._activate_pending(now)
@@ -331,6 +355,7 @@ class Booth:
             self._report({"event": "sync", "t": now, "state": "error", "reason": str(e)})
             return
         self.sync_state, self._sync_reason = "ok", ""
+        self._set_version = ready.version
         if was == ready.folder:
             return
         self.library.clips_path = self.store.sets / "current"
@@ -392,6 +417,8 @@ class Booth:
                 log.error("event sink %r: %s", sink, e)
 
     def _report(self, fields: dict[str, Any]) -> None:
+        if fields.get("event") == "lift":
+            self._last_lift = self.wall().timestamp()
         for sink in self.sinks:
             try:
                 sink.publish(fields)
@@ -473,3 +500,19 @@ class Booth:
         if snap != self.snapshot:
             self.snapshot = snap
             self.notifier.status(status)
+        fleet = BoothStatus(
+            self.library.clipset.name,
+            self._set_version,
+            self.sync_state,
+            self._sync_reason,
+            self._last_lift,
+            self.audio is not None and self.audio.is_open and self._retry_at is None,
+            self._hook_ok,
+        )
+        if fleet != self.fleet_status:
+            self.fleet_status = fleet
+        if self.lamp is not None:
+            audio_ok = self.session.audio_ok and self._retry_at is None
+            self.lamp.show(
+                look_for(self._readied, audio_ok, self.session.off_hook, self.sync_state)
+            )

@@ -1,4 +1,4 @@
-"""The `kiosk` command line: run, simulate, check-config."""
+"""The `kiosk` command line: run, simulate, check-config, sync, selftest."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from kiosk.systemd import Notifier, setup_logging
 
 if TYPE_CHECKING:
     from kiosk.app import Booth
+    from kiosk.fleet.worker import FleetWorker
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -33,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", nargs="?", type=Path, help=f"default {SITE_CONFIG}")
     sync = sub.add_parser("sync", help="one content sync now: fetch, verify, stage, activate")
     sync.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    enr = sub.add_parser("enroll", help="join the fleet: a one-time token from the hub's admin")
+    enr.add_argument("--hub", required=True, help="the hub's URL, e.g. https://hub.example.com")
+    enr.add_argument("--token", required=True, help="from `kiosk-admin booth add`")
+    enr.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test = sub.add_parser("selftest", help="check the hardware, network and storage, item by item")
+    test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
+    test.add_argument("--unattended", action="store_true", help="skip what needs a person")
+    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -53,6 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         return _run(config)
     if args.command == "sync":
         return _sync_once(config)
+    if args.command == "enroll":
+        from kiosk.fleet.enroll import enroll_command
+
+        return enroll_command(Path(config.state_dir), args.hub, args.token)
+    if args.command == "selftest":
+        from kiosk.selftest.run import Limits, selftest_command
+
+        limits = Limits(hook_timeout_s=args.hook_timeout)
+        return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless)
 
 
@@ -70,14 +89,41 @@ def _run(config: Config) -> int:
     from kiosk.app import Booth
     from kiosk.outbox import Outbox
 
-    # Every event is queued durably for the hub (fleet features upload it).
-    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3")
+    # Every event is queued durably for the hub; once enrolled, the fleet thread uploads it.
+    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
     booth = Booth(config, [LogSink(), outbox], Notifier())
     _stop_on_signals(booth.request_stop)
     try:
+        fleet = _fleet_worker(config, booth, outbox.path)
+    except ConfigError as e:
+        print("\n".join(e.problems), file=sys.stderr)
+        outbox.close()
+        return EX_CONFIG
+    if fleet is not None:
+        fleet.start()
+    try:
         return _run_booth(booth, config)
     finally:
+        if fleet is not None:
+            fleet.stop()
         outbox.close()
+
+
+def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | None:
+    """The fleet thread if `<state_dir>/fleet.json` exists (`kiosk enroll`)."""
+    from kiosk.fleet import identity
+    from kiosk.fleet.client import HubClient, HubLimits
+    from kiosk.fleet.worker import FleetWorker
+
+    state_dir = Path(config.state_dir)
+    me = identity.load(state_dir)
+    if me is None:
+        return None
+    log.info("enrolled with %s as booth %s", me.hub, me.booth_id)
+    limits = HubLimits(config.fleet.timeout_s, config.fleet.timeout_s)
+    return FleetWorker(
+        HubClient(me, limits), outbox, config.fleet, lambda: booth.fleet_status, state_dir
+    )
 
 
 def _run_booth(booth: Booth, config: Config) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
 from kiosk.schema import Builder, limits, yaml_key
 from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
@@ -111,6 +112,37 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """Heartbeats and event uploads to the hub, once enrolled (`kiosk enroll`)."""
+
+    heartbeat_interval: float = field(default=60.0, metadata=limits(5, 86400))  # seconds
+    upload_interval: float = field(default=10.0, metadata=limits(0.01, 3600))  # seconds
+    batch_size: int = field(default=500, metadata=limits(1, 1000))  # events per upload
+    max_events: int = field(default=50_000, metadata=limits(100, 10_000_000))  # queue bound
+    retry_max_s: float = field(default=300.0, metadata=limits(1, 86400))
+    timeout_s: float = field(default=20.0, metadata=limits(1, 600))
+
+
+@dataclass(frozen=True)
+class StatusLedConfig:
+    """The optional status lamp (README: "Status lamp"); no pin, no lamp."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    pwm: bool = False  # a PWMLED (dimmable) instead of an on/off LED
+
+
+@dataclass(frozen=True)
+class BellConfig:
+    """The optional bell that draws people in when a live call starts; no pin, no bell."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    quiet_hours: tuple[str, ...] = field(
+        default=("20:00-08:00",), metadata=limits(check=check_dayparts)
+    )
+    ring_s: float = field(default=2.0, metadata=limits(0.1, 30))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
 
@@ -119,6 +151,9 @@ class Config:
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
+    bell: BellConfig = field(default_factory=BellConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"
@@ -152,6 +187,19 @@ def _build(doc: YamlDoc) -> Config:
     if config is not None and config.live.ctrl_port - config.live.sip_port in (0, 1):
         message = "must differ from sip_port and sip_port + 1 (baresip's SIP over TLS)"
         builder.fail(("live", "ctrl_port"), message)
+    if config is not None:
+        _check_pins(builder, config)
     if builder.problems or config is None:
         raise ConfigError(builder.problems or [f"{doc.file}: invalid config"])
     return config
+
+
+def _check_pins(builder: Builder, config: Config) -> None:
+    """The hook, the status lamp and the bell each need a GPIO pin of their own."""
+    owner = {config.hook.pin: "hook.pin"}
+    for section, pin in (("status_led", config.status_led.pin), ("bell", config.bell.pin)):
+        if pin is None:
+            continue
+        if pin in owner:
+            builder.fail((section, "pin"), f"GPIO{pin} is already {owner[pin]}")
+        owner[pin] = f"{section}.pin"

@@ -83,6 +83,8 @@ class Builder:
         value = self._convert_type(hint, raw, path, _range(lo, hi))
         if value is _BAD:
             return _BAD
+        if value is None:  # an optional key left empty: nothing to range-check
+            return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.fail(path, f"expected {_describe(hint)} {_range(lo, hi)}, got {_show(raw)}")
             return _BAD
@@ -149,6 +151,8 @@ _BAD: Any = _Bad()
 
 
 def _describe(hint: Any) -> str:
+    if get_origin(hint) in (types.UnionType, typing.Union):  # X | None: describe X
+        return _describe(next(a for a in get_args(hint) if a is not type(None)))
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if hint is dt.date:
         return "a date (YYYY-MM-DD)"

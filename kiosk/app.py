@@ -46,8 +46,14 @@ from kiosk.events import (
 from kiosk.fleet.status import BoothStatus, set_version_of
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.lamp import StatusLamp, look_for
+from kiosk.live.cues import chime
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
+from kiosk.live.link import LiveLink
 from kiosk.session import (
+    Dial,
     Effect,
+    Hangup,
+    LiveSettings,
     Persist,
     Play,
     PrepareNext,
@@ -126,6 +132,8 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
+        self.live: LiveLink | None = None
+        self.live_status = LiveStatus(False, "starting")
         self.fleet_status = BoothStatus()  # for the fleet thread's heartbeat; replaced whole
         self._last_lift: float | None = None
         self._hook_ok = False
@@ -156,6 +164,7 @@ class Booth:
         hook: HookSwitch | None = None
         library: Library | None = None
         sync: SyncWorker | None = None
+        live: LiveLink | None = None
         self.audio: AudioOutput | None = None
         try:
             if cfg.status_led.pin is not None:
@@ -192,6 +201,7 @@ class Booth:
                 prompts["end_tone"],
                 prompts["hang_up"],
                 is_eligible,
+                self._live_settings() if cfg.live.enabled else None,
             )
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
@@ -209,12 +219,17 @@ class Booth:
             if self.store is not None:
                 sync = self.sync = self._sync_worker(self.store)
                 sync.on_hook.set()
+            if cfg.live.enabled:
+                live = self.live = LiveLink(cfg.live, Path(cfg.state_dir) / "baresip", self.post)
+                live.start()
             self._open_audio(self.clock())
             if sync is not None:
                 sync.start()
             self._loop()
         finally:
             self.notifier.stopping()
+            if live is not None:
+                live.stop()
             if sync is not None:
                 sync.stop()
             if self.audio is not None:
@@ -264,7 +279,18 @@ class Booth:
             case _StreamClosed():
                 self._closer = None
                 self.mixer.reset()
-            case SoundFinished() | Prepared():
+            case SoundFinished() | Prepared() | CallAnswered() | CallAudio() | CallClosed():
+                self._feed(event, now)
+            case CallIncoming(peer=peer):
+                # Listen-only: refuse (486). While a dial of ours is open baresip's
+                # call_max_calls 1 refuses it, and a hangup now could end our call instead.
+                if self.live is not None and not self.session.call_open:
+                    log.info("live: refusing an incoming call from %s", peer)
+                    self.live.reject()
+            case LiveStatus(up=up, reason=reason):
+                if event != self.live_status:
+                    self._report({"event": "live_status", "t": now, "up": up, "reason": reason})
+                self.live_status = event
                 self._feed(event, now)
             case Report(fields=fields):
                 self._report(fields)
@@ -362,6 +388,22 @@ class Booth:
                     self.library.save()
                 case Report(fields=fields):
                     self._report(fields)
+                case Dial(call=call, uri=uri):
+                    assert self.live is not None
+                    self.live.dial(call, uri)
+                case Hangup(call=call):
+                    assert self.live is not None
+                    self.live.hangup(call)
+
+    def _live_settings(self) -> LiveSettings:
+        live, rate = self.config.live, self.config.audio.rate
+        return LiveSettings(
+            live.monitor_uri,
+            live.answer_timeout,
+            live.continue_,
+            chime("connecting", rate),
+            chime("call_ended", rate),
+        )
 
     def _flush_sinks(self) -> None:
         """One commit per loop turn for sinks that batch (the durable outbox)."""
@@ -419,6 +461,8 @@ class Booth:
                 return
         elif self._closer is not None:
             return  # a stuck close must let the watchdog fire
+        if self.live is not None and not self.live.healthy():
+            return  # the thread that supervises baresip died: let systemd restart us
         self.notifier.watchdog()
 
     def _audio_failed(self, reason: str, now: float) -> None:
@@ -443,6 +487,8 @@ class Booth:
         status = self.session.status()
         if self.sync_state in ("stale", "error"):
             status += f"; content {self.sync_state}, playing the last good set"
+        if self.live is not None and not self.live_status.up:
+            status += f"; live calls unavailable ({self.live_status.reason})"
         playing = self.session.playing
         clip = playing.clip if playing is not None else None
         snap = Snapshot(

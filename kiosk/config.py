@@ -12,12 +12,18 @@ from typing import Literal
 
 from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
-from kiosk.schema import Builder, limits
+from kiosk.schema import Builder, limits, yaml_key
 from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
 
 SITE_CONFIG = Path("/etc/kiosk/kiosk.yaml")
 # Hard ceiling on receiver gain: a handset is pressed to an ear, so no config may go louder.
 GAIN_CEILING_DB = 6.0
+
+
+def _sip_uri(value: str) -> str | None:
+    if value and not value.startswith(("sip:", "sips:")):
+        return f'expected a SIP URI (sip:user@host), got "{value}"'
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,44 @@ class SyncConfig:
     deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
 
 
+def _sip_word(value: str) -> str | None:
+    # baresip's account line has no quoting: these would end the field or the line.
+    bad = sorted({c for c in value if c in ';<>",\\' or c.isspace()})
+    return f"must not contain {' '.join(map(repr, bad))}" if bad else None
+
+
+@dataclass(frozen=True)
+class LiveAccountConfig:
+    """The SIP identity the booth dials with (digest auth; registers if `registrar` is set)."""
+
+    user: str = field(default="booth", metadata=limits(check=_sip_word))
+    password: str = field(default="", metadata=limits(check=_sip_word))
+    # e.g. pbx.example.com or 10.0.0.5:5060; "" = no registration
+    registrar: str = field(default="", metadata=limits(check=_sip_word))
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Live calls: baresip dials a listen-only monitor extension (see README, Live calls)."""
+
+    enabled: bool = False
+    monitor_uri: str = field(default="", metadata=limits(check=_sip_uri))
+    account: LiveAccountConfig = field(default_factory=LiveAccountConfig)
+    answer_timeout: float = field(default=1.5, metadata=limits(0.2, 30))  # seconds
+    continue_: bool = field(default=False, metadata=yaml_key("continue"))
+    codecs: tuple[Literal["pcmu", "pcma", "g722", "opus"], ...] = ("pcmu", "pcma")
+    net_interface: str = "127.0.0.1"  # interface name or IP address SIP and RTP bind to
+    sip_port: int = field(default=5060, metadata=limits(1, 65535))
+    ctrl_port: int = field(default=4444, metadata=limits(1, 65535))  # on 127.0.0.1 only
+    player_device: str = "default"  # ALSA PCM baresip plays into (dmix, shared with clips)
+    jitter_ms: int = field(default=20, metadata=limits(20, 500))
+    ptime_ms: int = field(default=10, metadata=limits(5, 40))  # baresip's ALSA period
+    rtp_timeout_s: int = field(default=5, metadata=limits(1, 60))
+    baresip: str = "baresip"  # the binary
+    retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
+
+
 @dataclass(frozen=True)
 class FleetConfig:
     """Heartbeats and event uploads to the hub, once enrolled (`kiosk enroll`)."""
@@ -106,6 +150,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
     bell: BellConfig = field(default_factory=BellConfig)
@@ -137,6 +182,11 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 def _build(doc: YamlDoc) -> Config:
     builder = Builder(doc)
     config = builder.build(Config, doc.data)
+    if config is not None and config.live.enabled and not config.live.monitor_uri:
+        builder.fail(("live", "monitor_uri"), "required when live.enabled is true")
+    if config is not None and config.live.ctrl_port - config.live.sip_port in (0, 1):
+        message = "must differ from sip_port and sip_port + 1 (baresip's SIP over TLS)"
+        builder.fail(("live", "ctrl_port"), message)
     if config is not None:
         _check_pins(builder, config)
     if builder.problems or config is None:

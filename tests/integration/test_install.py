@@ -192,8 +192,8 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
     (state / "outbox.sqlite3").write_bytes(b"events")
     gone = run_install("--uninstall", "--root-dir", str(target))
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    for path in ("opt/kiosk", "etc/kiosk", "etc/asound.conf", "etc/systemd/system/kiosk.service"):
-        assert not (target / path).exists(), path
+    for laid in ("opt/kiosk", "etc/kiosk", "etc/asound.conf", "etc/systemd/system/kiosk.service"):
+        assert not (target / laid).exists(), laid
     assert not wants.is_symlink()
     assert "kiosk:" not in (target / "etc" / "passwd").read_text()
     assert (state / "outbox.sqlite3").read_bytes() == b"events"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
@@ -22,7 +24,7 @@ from kiosk.cli import _stop_on_signals
 from kiosk.config import load_config
 from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
 from kiosk.outbox import Outbox
-from kiosk.simulate import SimulatedHook, run_headless
+from kiosk.simulate import SimulatedHook
 from kiosk.systemd import Notifier, setup_logging
 
 
@@ -36,10 +38,35 @@ def main(argv: list[str] | None = None) -> int:
     sinks: list[EventSink] = [LogSink(), outbox, JsonLinesSink(sys.stdout)]
     booth = Booth(config, sinks, Notifier(), pin_factory=factory)
     _stop_on_signals(booth.request_stop)
+    # As under `kiosk run`, the booth's loop owns the main thread (the outbox's SQLite
+    # connection belongs to it); the handset commands come from a helper thread.
+    hook = SimulatedHook(factory, config.hook)
+    commands = threading.Thread(target=_drive, args=(booth, hook), name="stdin", daemon=True)
+    commands.start()
     try:
-        return run_headless(booth, SimulatedHook(factory, config.hook), sys.stdin)
+        booth.run()
     finally:
         outbox.close()
+    return 0
+
+
+def _drive(booth: Booth, hook: SimulatedHook) -> None:
+    """The headless simulator's commands, then stop the booth (at `quit` or end of input)."""
+    if not booth.ready.wait(60):
+        booth.request_stop()
+        return
+    hook.hangup()
+    for line in sys.stdin:
+        command, *args = line.split() or [""]
+        if command == "lift":
+            hook.lift()
+        elif command == "hangup":
+            hook.hangup()
+        elif command == "sleep" and args:
+            time.sleep(float(args[0]))
+        elif command == "quit":
+            break
+    booth.request_stop()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ landed, three counters are read around an idle window and around the lifts:
 
 - device: sectors written to that loop device (/sys/block/loopN/stat), after a sync(2) at each
   end: what the card would see, including ext4's journal and metadata;
-- process: write_bytes from /proc/PID/io: the page-cache bytes the daemon dirtied (file data
-  only, in whole pages; on any file system);
+- process: write_bytes minus cancelled_write_bytes from /proc/PID/io: the page-cache bytes the
+  daemon dirtied and did not delete before writeback (file data only, whole pages, on any file
+  system, /tmp included);
 - log: bytes of log lines the daemon wrote to stderr (journald's input under systemd; journald
   adds its own per-entry overhead and is capped by the installer's SystemMaxUse).
 
@@ -131,14 +132,20 @@ class Daemon:
         self.proc.stdin.flush()
 
     def write_bytes(self) -> int | None:
-        """write_bytes of /proc/PID/io, or None if this kernel does not account it."""
+        """write_bytes - cancelled_write_bytes of /proc/PID/io (None: not accounted here).
+
+        A temp file deleted before writeback (python-tuf downloads each metadata file into one
+        in /tmp) is counted in write_bytes and again in cancelled_write_bytes: it never
+        reaches the card.
+        """
         try:
-            for line in Path(f"/proc/{self.proc.pid}/io").read_text().splitlines():
-                if line.startswith("write_bytes:"):
-                    return int(line.split()[1])
+            text = Path(f"/proc/{self.proc.pid}/io").read_text()
         except OSError:
             return None
-        return None
+        io = {k: int(v) for k, _, v in (ln.partition(": ") for ln in text.splitlines()) if v}
+        if "write_bytes" not in io:
+            return None
+        return io["write_bytes"] - io.get("cancelled_write_bytes", 0)
 
     def stop(self) -> int:
         try:

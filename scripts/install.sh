@@ -5,6 +5,7 @@
 # says so. `--uninstall` removes what it laid down except the state directory (/var/lib/kiosk);
 # `--uninstall --purge` removes that too. Run with --help for every flag and exit code.
 set -euo pipefail
+umask 022 # the kiosk user reads the venv, the config and the generated files
 
 EX_USAGE=64
 readonly EX_USAGE

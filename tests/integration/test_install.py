@@ -97,6 +97,14 @@ def mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
 
+def test_the_script_is_clean_shell() -> None:
+    assert subprocess.run(["bash", "-n", str(INSTALL)], check=False).returncode == 0
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (scripts/dev.sh installs it)")
+    checked = subprocess.run(["shellcheck", str(INSTALL)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

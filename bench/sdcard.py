@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -222,7 +223,23 @@ def run_booth(
         sync__set=SET,
         sync__interval=args.sync_interval_s,
     )
-    daemon = Daemon(config, sink.env)
+    # As under systemd (TMPDIR=/run/kiosk in the unit): temp files in RAM.
+    ram = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp
+    tmpdir = Path(tempfile.mkdtemp(prefix="kiosk-bench-tmp-", dir=ram))
+    try:
+        return measure_booth(args, config, {**sink.env, "TMPDIR": str(tmpdir)}, nginx, fs)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def measure_booth(
+    args: argparse.Namespace,
+    config: Path,
+    env: dict[str, str],
+    nginx: Nginx,
+    fs: LoopFs | None,
+) -> dict[str, Any]:
+    daemon = Daemon(config, env)
     try:
         daemon.events.wait("sync", 1, timeout=60)
         time.sleep(args.settle_s)  # the first set's files and fsyncs land before we count

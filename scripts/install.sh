@@ -25,6 +25,7 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
   --group NAME        this booth's group in the hub's signed assignments
   --pin N             BCM GPIO number of the hook switch, 0-27 (default 17)
   --audio-card NAME   ALSA name of the USB sound card (default: the first USB card found)
+  --no-enroll         do not enroll now (--token is then optional); re-run without it later
   --no-selftest       do not run `kiosk selftest` at the end (e.g. no handset attached yet)
   --uninstall         remove the booth software, config and units; keep /var/lib/kiosk
   --purge             with --uninstall: remove /var/lib/kiosk too
@@ -51,7 +52,7 @@ fail() {
   exit "${2:-1}"
 }
 
-hub="" token="" root_json="" set_name="" group="" pin=17 card="" selftest=1
+hub="" token="" root_json="" set_name="" group="" pin=17 card="" selftest=1 enroll=1
 uninstall=0 purge=0 root_dir="" venv_from=""
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
@@ -66,6 +67,7 @@ while [ $# -gt 0 ]; do
     --root-dir) need_value "$@"; root_dir=$2; shift 2 ;;
     --venv-from) need_value "$@"; venv_from=$2; shift 2 ;;
     --no-selftest) selftest=0; shift ;;
+    --no-enroll) enroll=0; shift ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -79,7 +81,7 @@ if [ "$purge" = 1 ] && [ "$uninstall" = 0 ]; then
 fi
 if [ "$uninstall" = 0 ]; then
   [ -n "$hub" ] || die_usage "--hub URL is required"
-  [ -n "$token" ] || die_usage "--token TOKEN is required"
+  [ -n "$token" ] || [ "$enroll" = 0 ] || die_usage "--token TOKEN is required (or --no-enroll)"
   [[ "$hub" =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] ||
     die_usage "--hub: expected http(s)://host[:port], got '$hub'"
   hub=${hub%/}
@@ -394,6 +396,10 @@ as_kiosk() { # run as the kiosk user on a real booth; as ourselves under --root-
 
 step_enroll() {
   local before after code=0
+  if [ "$enroll" = 0 ]; then
+    report skipped enroll "(--no-enroll)"
+    return 0
+  fi
   if ! has_command enroll; then
     report skipped enroll "this kiosk has no 'enroll' command (the fleet feature is not in it)"
     return 0

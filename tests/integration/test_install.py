@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.audio_rig import PulseSink
 from tests.integration.test_systemd_unit import (
     ANALYZE,
     DEFAULT_DEPENDENCIES,
@@ -81,8 +82,10 @@ def target(tmp_path: Path) -> Path:
     return root
 
 
-def base_args(target: Path, *extra: str) -> list[str]:
-    return ["--root-dir", str(target), "--venv-from", sys.prefix, "--no-selftest", *extra]
+def base_args(target: Path, *extra: str, enroll: bool = False) -> list[str]:
+    """Offline flags; enrolling (it needs a hub) and the self-test are tested on their own."""
+    skip = ["--no-selftest"] + ([] if enroll else ["--no-enroll"])
+    return ["--root-dir", str(target), "--venv-from", sys.prefix, *skip, *extra]
 
 
 def account(target: Path, file: str, name: str) -> list[str]:
@@ -110,7 +113,7 @@ def test_the_script_is_clean_shell() -> None:
     [
         (["--hub", "https://h.example", "--token", "t", "--colour", "red"], "unknown option"),
         (["--token", "t"], "--hub URL is required"),
-        (["--hub", "https://h.example"], "--token TOKEN is required"),
+        (["--hub", "https://h.example"], "--token TOKEN is required (or --no-enroll)"),
         (["--hub", "h.example", "--token", "t"], "--hub: expected http(s)://"),
         (["--hub", "https://h.example", "--token", "t", "--pin", "28"], "--pin: expected"),
         (["--hub", "https://h.example", "--token", "t", "--pin", "GPIO17"], "--pin: expected"),
@@ -278,7 +281,7 @@ def booth_token(hub: tuple[str, str]) -> str:
 def test_install_enrolls_once_and_reports_refusals(
     tmp_path: Path, target: Path, hub: tuple[str, str]
 ) -> None:
-    flags = base_args(target, "--hub", hub[0], "--token", booth_token(hub))
+    flags = base_args(target, "--hub", hub[0], "--token", booth_token(hub), enroll=True)
     first = run_install(*flags)
     assert first.returncode == 0, first.stdout + first.stderr
     assert any(c.startswith("enroll") for c in lines(first, "changed")), first.stdout
@@ -291,14 +294,40 @@ def test_install_enrolls_once_and_reports_refusals(
 
     other = tmp_path / "other"
     shutil.copytree(target / "etc", other / "etc", symlinks=True, ignore=_only_accounts)
-    refused = run_install(*base_args(other, "--hub", hub[0], "--token", "not-a-token"))
+    refused = run_install(*base_args(other, "--hub", hub[0], "--token", "bad", enroll=True))
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "refused the token" in refused.stderr
     shutil.rmtree(other / "var")
-    unreachable = run_install(*base_args(other, "--hub", "http://127.0.0.1:9", "--token", "t"))
+    nowhere = base_args(other, "--hub", "http://127.0.0.1:9", "--token", "t", enroll=True)
+    unreachable = run_install(*nowhere)
     assert unreachable.returncode == 3, unreachable.stdout + unreachable.stderr
 
 
 def _only_accounts(folder: str, names: list[str]) -> list[str]:
     keep = {"passwd", "group", "shadow", "gshadow"}
     return [n for n in names if Path(folder).name == "etc" and n not in keep]
+
+
+# ------------------------------------------------------------- the self-test (the panel feature)
+
+HAS_SELFTEST = (
+    subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "selftest", "--help"], capture_output=True, check=False
+    ).returncode
+    == 0
+)
+
+
+@pytest.mark.pulse
+@pytest.mark.skipif(not HAS_SELFTEST, reason="`kiosk selftest` is not on this branch (panel)")
+def test_install_ends_with_the_unattended_selftest(target: Path, pulse: PulseSink) -> None:
+    flags = ["--root-dir", str(target), "--venv-from", sys.prefix, "--no-enroll"]
+    result = run_install(
+        *flags, "--hub", "http://127.0.0.1:9", env={**pulse.env, "GPIOZERO_PIN_FACTORY": "mock"}
+    )
+    # It ran: passed (exit 0), or failed with the installer's pointer to the docs (exit 4).
+    if result.returncode == 0:
+        assert "selftest  passed" in result.stdout, result.stdout
+    else:
+        assert result.returncode == 4, result.stdout + result.stderr
+        assert "the self-test failed" in result.stderr

@@ -100,7 +100,7 @@ class Daemon:
         self.events = EventLog()
         self.log_bytes = 0
         self.log_lines = 0
-        self.log_tail: list[str] = []
+        self.log: list[str] = []  # every line: a few hundred at most
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.run_child", "--config", str(config)],
             stdin=subprocess.PIPE,
@@ -125,7 +125,10 @@ class Daemon:
         for line in self.proc.stderr:
             self.log_bytes += len(line)
             self.log_lines += 1
-            self.log_tail = [*self.log_tail[-20:], line.decode(errors="replace")]
+            self.log.append(line.decode(errors="replace"))
+
+    def log_tail(self) -> str:
+        return "".join(self.log[-20:])
 
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None
@@ -248,6 +251,8 @@ def measure_booth(
         progress(f"idle for {args.idle_s:g} s (sync every {args.sync_interval_s:g} s)")
         time.sleep(args.idle_s)
         idle_end = read_counters(daemon, fs)
+        for line in daemon.log[start.log_lines : idle_end.log_lines]:
+            progress(f"  logged while idle: {line.rstrip()}")
         syncs = sum("timestamp.json" in r for r in nginx.requests_logged()[requests_before:])
         progress(f"{args.lifts} lifts, each held {args.hold_s:g} s")
         for i in range(1, args.lifts + 1):
@@ -260,11 +265,11 @@ def measure_booth(
         time.sleep(args.settle_s)
         lifts_end = read_counters(daemon, fs)
     except BenchError as e:
-        raise BenchError(f"{e}; daemon log: {''.join(daemon.log_tail)}") from e
+        raise BenchError(f"{e}; daemon log: {daemon.log_tail()}") from e
     finally:
         code = daemon.stop()
     if code != 0:
-        raise BenchError(f"the booth exited {code}: {''.join(daemon.log_tail)}")
+        raise BenchError(f"the booth exited {code}: {daemon.log_tail()}")
     idle = scaled(start, idle_end, 3600 / args.idle_s)
     lifts = scaled(idle_end, lifts_end, 100 / args.lifts)
     return {

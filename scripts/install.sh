@@ -109,6 +109,9 @@ if [ -n "$root_dir" ]; then
   [ -d "$root_dir" ] || die_usage "--root-dir: no such directory '$root_dir'"
   root_dir=$(cd "$root_dir" && pwd)
   [ "$root_dir" != / ] || root_dir=""
+  for f in passwd group; do
+    [ -f "$root_dir/etc/$f" ] || die_usage "--root-dir: no $root_dir/etc/$f (expected a system root)"
+  done
 fi
 [ "$(id -u)" -eq 0 ] || fail "run as root: sudo scripts/install.sh ..." 77
 

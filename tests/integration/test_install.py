@@ -122,6 +122,7 @@ def test_the_script_is_clean_shell() -> None:
         (["--hub", "https://h.example", "--token", "t", "--root", "/nonexistent.json"], "--root"),
         (["--hub", "https://h.example", "--token", "t", "--audio-card", "a b"], "--audio-card"),
         (["--purge"], "--purge goes with --uninstall"),
+        (["--uninstall", "--root-dir", "/proc/self"], "--root-dir: no /proc/self/etc/passwd"),
     ],
 )
 def test_bad_flags_are_refused_with_a_clear_error(args: list[str], message: str) -> None:

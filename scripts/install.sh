@@ -157,9 +157,10 @@ put_file() { # put_file STEP CONTENT_FILE DEST MODE [OWNER GROUP]: write if diff
   report changed "$step" "$dest"
 }
 
-remove_path() { # remove_path STEP PATH
+remove_path() { # remove_path STEP PATH (absolute, below /)
+  case "$2" in /?*) ;; *) fail "remove_path: refusing '$2'" ;; esac
   if [ -e "$R$2" ] || [ -L "$R$2" ]; then
-    rm -rf "${R:?}$2" 2>/dev/null || rm -rf "$R$2"
+    rm -rf -- "$R$2"
     report changed "$1" "removed $2"
   else
     report unchanged "$1" "$2 not present"
@@ -211,7 +212,7 @@ step_venv() {
     report unchanged venv "$VENV (kiosk $(cd "$SRC" && sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml))"
     return 0
   fi
-  rm -rf "${R:?}$VENV" "$R/opt/kiosk/.source"
+  rm -rf -- "$R$VENV" "$R/opt/kiosk/.source"
   mkdir -p "$R/opt/kiosk"
   if [ -n "$venv_from" ]; then
     # The same interpreter as VENV (its compiled packages), and VENV's site-packages (with its
@@ -277,7 +278,7 @@ render_config() { # render_config PREFIX: kiosk.yaml with the booth's paths unde
   local p=$1
   cat <<YAML
 $MARK
-# Only what differs from the documented defaults (/opt/kiosk: config/kiosk.yaml).
+# Only what differs from the documented defaults (config/kiosk.yaml in the source).
 hook:
   pin: $pin
 audio:
@@ -326,15 +327,17 @@ detect_card() { # the id of the first USB sound card, from /proc/asound
   return 1
 }
 
+resolve_card() { # without --audio-card: the first USB card of this machine (not under --root-dir)
+  if [ -z "$card" ] && live && card=$(detect_card); then
+    echo "  (found the USB sound card '$card')"
+  fi
+  return 0
+}
+
 step_alsa() {
   if [ -z "$card" ]; then
-    if live && card=$(detect_card); then
-      echo "  (found USB sound card '$card')"
-    else
-      card=""
-      report skipped alsa "no --audio-card and no USB sound card found: $ASOUND untouched"
-      return 0
-    fi
+    report skipped alsa "no --audio-card and no USB sound card found: $ASOUND untouched"
+    return 0
   fi
   sed "s/CARD_NAME/$card/g" "$SRC/config/asound.conf.example" |
     { echo "$MARK"; cat; } >"$tmp/asound.conf"
@@ -459,6 +462,7 @@ install_booth() {
   step_packages
   step_venv
   step_user
+  resolve_card
   step_config
   step_alsa
   step_journald

@@ -117,6 +117,8 @@ fi
 
 R=$root_dir # every path below is "$R/..."; empty on a real booth
 live() { [ -z "$R" ]; }
+# systemd is PID 1 here (sd_booted(3)): not so in a chroot that builds an SD-card image.
+booted() { live && [ -d /run/systemd/system ]; }
 VENV=/opt/kiosk/venv
 ETC=/etc/kiosk
 STATE=/var/lib/kiosk
@@ -359,7 +361,7 @@ RuntimeMaxUse=32M
 MaxRetentionSec=1month
 SyncIntervalSec=15min
 EOF
-  if put_file journald "$tmp/journald.conf" "$JOURNALD" 0644 && live; then
+  if put_file journald "$tmp/journald.conf" "$JOURNALD" 0644 && booted; then
     systemctl restart systemd-journald || true
   fi
 }
@@ -370,12 +372,12 @@ step_units() {
   # Plain Debian leaves /dev/gpiochip* to root; Raspberry Pi OS already gives it to gpio.
   printf '%s\nSUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"\n' "$MARK" \
     >"$tmp/udev.rules"
-  if put_file udev "$tmp/udev.rules" "$UDEV" 0644 && live; then
+  if put_file udev "$tmp/udev.rules" "$UDEV" 0644 && booted; then
     udevadm control --reload-rules || true
     udevadm trigger --subsystem-match=gpio || true
   fi
   put_file unit "$SRC/systemd/kiosk.service" "$UNIT" 0644 && unit_changed=1
-  if [ "$unit_changed" = 1 ] && live; then systemctl daemon-reload; fi
+  if [ "$unit_changed" = 1 ] && booted; then systemctl daemon-reload; fi
   if systemctl "${rootopt[@]}" is-enabled --quiet kiosk.service 2>/dev/null; then
     report unchanged unit "kiosk.service enabled"
   else
@@ -433,6 +435,8 @@ step_enroll() {
 step_service() {
   if ! live; then
     report skipped service "(--root-dir) not started"
+  elif ! booted; then
+    report skipped service "systemd is not running here (a chroot?): starts at boot"
   elif [ "$changes" -gt 0 ]; then
     systemctl restart kiosk.service || fail "service: kiosk failed to start: journalctl -u kiosk"
     report changed service "kiosk restarted"
@@ -477,12 +481,12 @@ uninstall_booth() {
   local rootopt=()
   [ -z "$R" ] || rootopt=(--root="$R")
   if [ -e "$R$UNIT" ]; then
-    if live; then systemctl disable --now --quiet kiosk.service || true; else
+    if booted; then systemctl disable --now --quiet kiosk.service || true; else
       systemctl "${rootopt[@]}" disable --quiet kiosk.service || true
     fi
   fi
   remove_path unit "$UNIT"
-  live && systemctl daemon-reload
+  if booted; then systemctl daemon-reload; fi
   remove_path udev "$UDEV"
   remove_path journald "$JOURNALD"
   if [ -f "$R$ASOUND" ] && grep -qF "$MARK" "$R$ASOUND"; then

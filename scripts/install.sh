@@ -519,6 +519,8 @@ uninstall_booth() {
 if [ "$uninstall" = 1 ]; then uninstall_booth; else install_booth; fi
 if [ "$changes" -eq 0 ]; then
   echo "no changes: the booth was already as asked"
+elif [ "$changes" -eq 1 ]; then
+  echo "1 change"
 else
   echo "$changes changes"
 fi

@@ -5,6 +5,7 @@
     POST /api/v1/publish              signed targets metadata → new snapshot and timestamp
     POST /api/v1/refresh              re-sign snapshot and timestamp now
     GET  /api/v1/publishes            the publish log
+    /api/v1/enroll, heartbeat, events, booths...   the fleet (hub/fleet.py)
     GET  /healthz
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
@@ -16,7 +17,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
 import logging
 import re
 import threading
@@ -31,7 +31,10 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
-from hub.db import Database
+from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
+from hub.db import open_database
+from hub.fleet import router as fleet_router
+from hub.fleetstore import FleetStore
 from hub.settings import Settings
 from kiosk.content.keys import KeyStore
 from kiosk.content.repository import Repository, RepositoryError, utcnow
@@ -48,8 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     """The app for one data folder (the repository must exist: `kiosk-admin init`)."""
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
-    token = settings.admin_token().encode()
-    db = Database(settings.database)
+    db = open_database(settings.database, settings.database_url)
+    auth = Auth(settings.admin_token(), db)
     lock = threading.Lock()  # one publish at a time
 
     def online() -> dict[str, Signer]:
@@ -80,19 +83,24 @@ def create_app(settings: Settings) -> FastAPI:
             db.close()
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
+    app.state.auth = auth
 
     @app.middleware("http")
-    async def admin_only(request: Request, call_next: Any) -> Any:
-        """Every /api/ call needs the admin token: anything else gets 401 before any work."""
-        if request.url.path.startswith("/api/"):
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            ok = scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token)
-            if not ok:
+    async def api_auth(request: Request, call_next: Any) -> Any:
+        """Every /api/ call needs the admin token or, for its own few paths, a booth's
+        credential (hub/auth.py): anything else gets 401 (403 for a booth) before any work."""
+        path = request.url.path
+        if path.startswith("/api/") and (request.method, path) not in OPEN_PATHS:
+            who = auth.principal(request)
+            if who is None:
                 return JSONResponse(
-                    {"detail": "admin token required"},
+                    {"detail": "admin token or booth credential required"},
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+            if who.role == "booth" and (request.method, path) not in BOOTH_PATHS:
+                return JSONResponse({"detail": "not allowed for a booth"}, status_code=403)
+            request.state.principal = who
         return await call_next(request)
 
     @app.get("/healthz")
@@ -155,5 +163,6 @@ def create_app(settings: Settings) -> FastAPI:
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
+    app.include_router(fleet_router(FleetStore(db)))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

@@ -16,9 +16,12 @@ from tests.nginx import free_port
 
 
 class HubProcess:
-    def __init__(self, data: Path, token: str = "test-admin-token") -> None:
+    def __init__(
+        self, data: Path, token: str = "test-admin-token", env: dict[str, str] | None = None
+    ) -> None:
         self.data = data
         self.token = token
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -37,7 +40,7 @@ class HubProcess:
                     "--port",
                     str(self.port),
                 ],
-                env={**os.environ, "KIOSK_HUB_ADMIN_TOKEN": self.token},
+                env={**os.environ, **self.env, "KIOSK_HUB_ADMIN_TOKEN": self.token},
                 stdout=log,
                 stderr=log,
             )

@@ -2,9 +2,10 @@
 
 The booth runs as `kiosk run` builds it (durable event outbox, content sync from a signed
 repository on a local nginx, every `--sync-interval-s` seconds) with a pretend handset
-(tests/run_child.py), audio into a private PulseAudio null sink. Its state directory is a fresh
-ext4 file system on a loop device, mounted noatime like a Pi's root. After the first sync has
-landed, three counters are read around an idle window and around the lifts:
+(`kiosk simulate --headless`: the same booth, hook commands on stdin), audio into a private
+PulseAudio null sink. Its state directory is a fresh ext4 file system on a loop device, mounted
+noatime like a Pi's root. After the first sync has landed, three counters are read around an
+idle window and around the lifts:
 
 - device: sectors written to that loop device (/sys/block/loopN/stat), after a sync(2) at each
   end: what the card would see, including ext4's journal and metadata;
@@ -94,7 +95,7 @@ def loop_fs_unavailable() -> str | None:
 
 
 class Daemon:
-    """tests.run_child in a child process: JSON events into `events`, stderr bytes counted."""
+    """`kiosk simulate --headless`: JSON events into `events`, stderr bytes counted."""
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
         self.events = EventLog()
@@ -102,7 +103,7 @@ class Daemon:
         self.log_lines = 0
         self.log: list[str] = []  # every line: a few hundred at most
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.run_child", "--config", str(config)],
+            [sys.executable, "-m", "kiosk.cli", "simulate", "--headless", "--config", str(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

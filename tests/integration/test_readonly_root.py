@@ -84,9 +84,9 @@ def test_kiosk_run_starts_and_a_lift_plays_with_only_state_writable(
         notify.close()
     assert daemon.returncode == 0, run_err
 
-    # The same booth with a pretend handset: lift, hear the first clip, hang up.
+    # The same booth (outbox included) with a pretend handset: lift, hear a clip, hang up.
     child = sandboxed(
-        [sys.executable, "-m", "tests.run_child", "--config", str(config)],
+        [sys.executable, "-m", "kiosk.cli", "simulate", "--headless", "--config", str(config)],
         state,
         pulse.env,
         stdin=subprocess.PIPE,

@@ -24,6 +24,8 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
   --set NAME          follow this clip set (default: the set the hub assigns to --group)
   --group NAME        this booth's group in the hub's signed assignments
   --pin N             BCM GPIO number of the hook switch, 0-27 (default 17)
+  --led-pin N         BCM GPIO number of the optional status lamp (LED), 0-27
+  --bell-pin N        BCM GPIO number of the optional bell's relay, 0-27
   --audio-card NAME   ALSA name of the USB sound card (default: the first USB card found)
   --no-enroll         do not enroll now (--token is then optional); re-run without it later
   --no-selftest       do not run `kiosk selftest` at the end (e.g. no handset attached yet)
@@ -52,7 +54,8 @@ fail() {
   exit "${2:-1}"
 }
 
-hub="" token="" root_json="" set_name="" group="" pin=17 card="" selftest=1 enroll=1
+hub="" token="" root_json="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
+selftest=1 enroll=1
 uninstall=0 purge=0 root_dir="" venv_from=""
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
@@ -63,6 +66,8 @@ while [ $# -gt 0 ]; do
     --set) need_value "$@"; set_name=$2; shift 2 ;;
     --group) need_value "$@"; group=$2; shift 2 ;;
     --pin) need_value "$@"; pin=$2; shift 2 ;;
+    --led-pin) need_value "$@"; led_pin=$2; shift 2 ;;
+    --bell-pin) need_value "$@"; bell_pin=$2; shift 2 ;;
     --audio-card) need_value "$@"; card=$2; shift 2 ;;
     --root-dir) need_value "$@"; root_dir=$2; shift 2 ;;
     --venv-from) need_value "$@"; venv_from=$2; shift 2 ;;
@@ -85,10 +90,20 @@ if [ "$uninstall" = 0 ]; then
   [[ "$hub" =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] ||
     die_usage "--hub: expected http(s)://host[:port], got '$hub'"
   hub=${hub%/}
-  if ! [[ "$pin" =~ ^[0-9]{1,2}$ ]] || [ "$((10#$pin))" -gt 27 ]; then
-    die_usage "--pin: expected a BCM GPIO number 0-27, got '$pin'"
-  fi
+  check_pin() { # check_pin FLAG VALUE: a BCM GPIO number of the 40-pin header
+    if ! [[ "$2" =~ ^[0-9]{1,2}$ ]] || [ "$((10#$2))" -gt 27 ]; then
+      die_usage "$1: expected a BCM GPIO number 0-27, got '$2'"
+    fi
+  }
+  check_pin --pin "$pin"
   pin=$((10#$pin))
+  if [ -n "$led_pin" ]; then check_pin --led-pin "$led_pin"; led_pin=$((10#$led_pin)); fi
+  if [ -n "$bell_pin" ]; then check_pin --bell-pin "$bell_pin"; bell_pin=$((10#$bell_pin)); fi
+  used=" $pin "
+  for p in "$led_pin" "$bell_pin"; do
+    [ -z "$p" ] || [[ "$used" != *" $p "* ]] || die_usage "GPIO $p is given for two jobs"
+    used+="$p "
+  done
   if [ -n "$card" ] && ! [[ "$card" =~ ^[A-Za-z0-9_-]{1,31}$ ]]; then
     die_usage "--audio-card: expected an ALSA card name (letters, digits, _ or -), got '$card'"
   fi
@@ -286,7 +301,11 @@ hook:
 audio:
   device: default   # ALSA's default: $ASOUND (dmix on the USB card${card:+ "$card"})
   rate: 48000
-state_dir: $p$STATE
+${led_pin:+status_led:
+  pin: $led_pin
+}${bell_pin:+bell:
+  pin: $bell_pin
+}state_dir: $p$STATE
 clips:
   path: $p$STATE/sets/current
 YAML

@@ -118,6 +118,8 @@ def test_the_script_is_clean_shell() -> None:
         (["--hub", "https://h.example", "--token", "t", "--pin", "28"], "--pin: expected"),
         (["--hub", "https://h.example", "--token", "t", "--pin", "GPIO17"], "--pin: expected"),
         (["--hub", "https://h.example", "--token", "t", "--pin"], "--pin needs a value"),
+        (["--hub", "https://h.example", "--token", "t", "--led-pin", "x"], "--led-pin: expected"),
+        (["--hub", "https://h.example", "--token", "t", "--bell-pin", "17"], "for two jobs"),
         (["--hub=https://h.example", "--token", "t"], "a space, not '='"),
         (["--hub", "https://h.example", "--token", "t", "--root", "/nonexistent.json"], "--root"),
         (["--hub", "https://h.example", "--token", "t", "--audio-card", "a b"], "--audio-card"),
@@ -139,6 +141,7 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
         target,
         *("--hub", "https://hub.example.com/", "--token", TOKEN, "--pin", "27"),
         *("--audio-card", "Device", "--root", str(root_json), "--group", "emea-lobby"),
+        *("--led-pin", "24", "--bell-pin", "23"),
     )
     first = run_install(*flags)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -161,6 +164,7 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
     config = target / "etc" / "kiosk" / "kiosk.yaml"
     text = config.read_text()
     assert "pin: 27" in text and 'url: "https://hub.example.com/repo"' in text
+    assert "status_led:\n  pin: 24\nbell:\n  pin: 23\n" in text
     assert "root: /etc/kiosk/root.json" in text and 'group: "emea-lobby"' in text
     assert mode(config) == 0o644 and config.stat().st_uid == 0
     assert (target / "etc" / "kiosk" / "root.json").read_bytes() == root_json.read_bytes()

@@ -7,8 +7,10 @@ used. Nothing here activates a set; the main loop does that while the handset is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +128,7 @@ class Syncer:
                 "error", f"sync.root: cannot read {self.source.trusted_root}: {e}"
             ) from e
         url = self.source.url.rstrip("/")
-        return Updater(
+        return _SparingUpdater(
             str(self.metadata_dir),
             f"{url}/metadata/",
             str(self.download_dir),
@@ -182,3 +184,25 @@ def _verified(info: TargetFile, path: Path) -> bool:
     except (tuf_errors.LengthOrHashMismatchError, OSError):
         return False
     return True
+
+
+class _SparingUpdater(Updater):
+    """ngclient's Updater without the rewrites of unchanged files.
+
+    Each Updater (one per sync) persists the trusted root and re-creates the root.json symlink,
+    even when nothing changed: on an SD card, two file writes and a journal commit every sync.
+    """
+
+    def _persist_file(self, filename: str, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            if Path(filename).read_bytes() == data:
+                return
+        super()._persist_file(filename, data)
+
+    def _update_root_symlink(self) -> None:
+        link = Path(self._dir, "root.json")
+        current = os.path.join("root_history", f"{self._trusted_set.root.version}.root.json")
+        with contextlib.suppress(OSError):
+            if os.readlink(link) == current:
+                return
+        super()._update_root_symlink()

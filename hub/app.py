@@ -6,6 +6,8 @@
     POST /api/v1/refresh              re-sign snapshot and timestamp now
     GET  /api/v1/publishes            the publish log
     GET  /healthz
+    GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py)
+    GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
 """
@@ -20,7 +22,8 @@ import hmac
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -31,8 +34,11 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
+from hub.dashboard import dashboard_router
 from hub.db import Database
+from hub.metrics import metrics_router
 from hub.settings import Settings
+from hub.webauth import AdminSessions
 from kiosk.content.keys import KeyStore
 from kiosk.content.repository import Repository, RepositoryError, utcnow
 
@@ -44,8 +50,9 @@ _TARGET = re.compile(
 )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app for one data folder (the repository must exist: `kiosk-admin init`)."""
+def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app for one data folder (the repository must exist: `kiosk-admin init`); `clock`
+    (Unix s) decides which booths are online."""
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
     token = settings.admin_token().encode()
@@ -155,5 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
+    app.include_router(dashboard_router(db, AdminSessions(token, clock), clock))
+    app.include_router(metrics_router(db, token, clock))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

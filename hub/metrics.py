@@ -1,0 +1,88 @@
+"""`GET /metrics`: the fleet in Prometheus' text format (0.0.4), for the admin bearer token.
+
+booths_online, booths_offline, booths_revoked   gauges
+sync_stale_booths                                gauge: not revoked, last heartbeat's
+                                                 sync_state stale or error
+lifts_total                                      counter: lift events received
+listen_seconds_total{set, kind="clip"|"live"}    counter: seconds listened (clip_end and
+                                                 live_end listened_ms)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from hub import stats
+from hub.webauth import bearer_matches
+
+Clock = Callable[[], float]
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def label_value(value: str) -> str:
+    """A label value escaped for the text format (backslash, double quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(
+    name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
+) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        inner = ",".join(f'{k}="{label_value(v)}"' for k, v in labels.items())
+        lines.append(f"{name}{{{inner}}} {value:g}" if inner else f"{name} {value:g}")
+    return lines
+
+
+def render(db: stats.Reader, now: float) -> str:
+    """The exposition text for the fleet as of `now` (Unix s)."""
+    booths = stats.booth_statuses(db, now)
+    by_state = {state: 0 for state in stats.BoothState}
+    for b in booths:
+        by_state[b.state] += 1
+    stale = sum(
+        1
+        for b in booths
+        if b.state is not stats.BoothState.REVOKED and b.sync_state in ("stale", "error")
+    )
+    lines: list[str] = []
+    for state, what in (
+        (stats.BoothState.ONLINE, "Booths whose last heartbeat is under 1.5 intervals old."),
+        (stats.BoothState.OFFLINE, "Booths not revoked and not online."),
+        (stats.BoothState.REVOKED, "Booths whose credentials are revoked."),
+    ):
+        lines += _family(f"booths_{state}", "gauge", what, [({}, by_state[state])])
+    lines += _family(
+        "sync_stale_booths",
+        "gauge",
+        "Booths not revoked whose last heartbeat says their content sync is stale or failing.",
+        [({}, stale)],
+    )
+    lines += _family(
+        "lifts_total", "counter", "Handset lifts reported by booths.", [({}, stats.lifts_total(db))]
+    )
+    listened = sorted(stats.listen_seconds_by_set(db).items())
+    lines += _family(
+        "listen_seconds_total",
+        "counter",
+        "Seconds listened, by clip set and kind (clip or live call).",
+        [({"set": s, "kind": kind}, seconds) for (s, kind), seconds in listened],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def metrics_router(db: stats.Reader, token: bytes, clock: Clock) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/metrics")
+    def metrics(request: Request) -> Response:
+        if not bearer_matches(request.headers.get("authorization", ""), token):
+            return PlainTextResponse(
+                "admin token required\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        return PlainTextResponse(render(db, clock()), media_type=CONTENT_TYPE)
+
+    return router

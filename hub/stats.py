@@ -1,0 +1,269 @@
+"""The fleet's figures, read from the contract tables (booths, events) for the dashboard and
+/metrics.
+
+Every function takes a `Reader` (hub.db.Database: one read-only statement per call) and the
+times it needs (`now`, `since`: Unix seconds), so a test can move the clock. The SQL is plain
+enough for PostgreSQL too (CAST, integer division, COALESCE, GROUP BY); only the `?`
+placeholders would change. Event times (`events.at`) are the booths' wall clocks; days are UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+OFFLINE_AFTER_INTERVALS = 1.5  # a booth is offline once its heartbeat is this many intervals late
+DISK_LOW_BYTES = 500 * 1024 * 1024
+CLOCK_OFF_S = 60.0
+DAY_S = 86400
+_DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
+
+
+class Reader(Protocol):
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class BoothState(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    REVOKED = "revoked"
+
+
+def booth_state(
+    revoked_at: float | None, last_seen: float | None, heartbeat_interval_s: float, now: float
+) -> BoothState:
+    if revoked_at is not None:
+        return BoothState.REVOKED
+    if last_seen is None or now - last_seen > OFFLINE_AFTER_INTERVALS * heartbeat_interval_s:
+        return BoothState.OFFLINE
+    return BoothState.ONLINE
+
+
+@dataclass(frozen=True)
+class BoothStatus:
+    """One booth as the dashboard shows it; `problems` are short phrases, empty when fine."""
+
+    id: str
+    name: str
+    group: str
+    state: BoothState
+    last_seen: float | None
+    set_name: str | None
+    set_version: str | None
+    last_lift: float | None
+    sync_state: str | None
+    problems: tuple[str, ...]
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        rank = 2 if self.state is BoothState.REVOKED else (0 if self.problems else 1)
+        return rank, self.group, self.name
+
+
+def heartbeat_problems(hb: dict[str, Any]) -> list[str]:
+    """What a booth's last heartbeat says is wrong (missing keys are not problems)."""
+    out: list[str] = []
+    sync = hb.get("sync_state")
+    if sync in ("stale", "error"):
+        reason = hb.get("sync_reason")
+        out.append(f"sync {sync}" + (f": {reason}" if reason else ""))
+    if hb.get("audio_ok") is False:
+        out.append("audio not working")
+    if hb.get("hook_ok") is False:
+        out.append("hook switch not working")
+    disk = hb.get("disk_free_bytes")
+    if isinstance(disk, int | float) and disk < DISK_LOW_BYTES:
+        out.append(f"disk low: {disk / 1e6:.0f} MB free")
+    dropped = hb.get("events_dropped")
+    if isinstance(dropped, int) and dropped > 0:
+        out.append(f"{dropped} events dropped")
+    offset = hb.get("clock_offset_s")
+    if isinstance(offset, int | float) and abs(offset) > CLOCK_OFF_S:
+        out.append(f"clock off by {offset:+.0f} s")
+    return out
+
+
+def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
+    """Every booth, problems first (then fine, then revoked), each by group and name."""
+    rows = db.query(
+        "SELECT id, name, grp, revoked_at, heartbeat_interval, last_seen, heartbeat FROM booths"
+    )
+    out: list[BoothStatus] = []
+    for booth_id, name, grp, revoked_at, interval, last_seen, heartbeat in rows:
+        state = booth_state(revoked_at, last_seen, interval, now)
+        try:
+            hb = json.loads(heartbeat) if heartbeat else {}
+        except ValueError:
+            hb = {"unreadable": True}
+        if not isinstance(hb, dict):
+            hb = {"unreadable": True}
+        problems: list[str] = []
+        if state is BoothState.OFFLINE:
+            problems.append("never seen" if last_seen is None else "offline")
+        if hb.get("unreadable"):
+            problems.append("unreadable heartbeat")
+        if state is not BoothState.REVOKED:
+            problems += heartbeat_problems(hb)
+        set_version = hb.get("set_version")
+        last_lift = hb.get("last_lift")
+        out.append(
+            BoothStatus(
+                id=booth_id,
+                name=name,
+                group=grp,
+                state=state,
+                last_seen=last_seen,
+                set_name=_str(hb.get("set")),
+                set_version=None if set_version is None else str(set_version),
+                last_lift=float(last_lift) if isinstance(last_lift, int | float) else None,
+                sync_state=_str(hb.get("sync_state")),
+                problems=tuple(problems),
+            )
+        )
+    out.sort(key=lambda b: b.sort_key)
+    return out
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class ClipStats:
+    """A clip's plays (clip_end events) since a time, and where its listeners hung up:
+    `hangups[i]` counts plays ended early after i*bucket_s to (i+1)*bucket_s seconds (the last
+    bucket holds everything longer)."""
+
+    set_name: str
+    clip: str
+    title: str | None
+    plays: int
+    finished: int
+    listened_s: float
+    hangups: tuple[int, ...]
+
+    @property
+    def listen_through(self) -> float:
+        """The share of plays heard to the end (0..1)."""
+        return self.finished / self.plays if self.plays else 0.0
+
+
+def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -> list[ClipStats]:
+    """Every clip played since `since`, most plays first."""
+    rows = db.query(
+        "SELECT set_name, clip, COUNT(*), COALESCE(SUM(finished), 0), "
+        "COALESCE(SUM(listened_ms), 0) FROM events "
+        "WHERE event = 'clip_end' AND at >= ? AND clip IS NOT NULL "
+        "GROUP BY set_name, clip",
+        (since,),
+    )
+    hist: dict[tuple[str, str], list[int]] = {}
+    for set_name, clip, bucket, count in db.query(
+        f"SELECT set_name, clip, COALESCE(listened_ms, 0) / {int(bucket_s * 1000)}, COUNT(*) "
+        "FROM events WHERE event = 'clip_end' AND at >= ? AND clip IS NOT NULL "
+        "AND COALESCE(finished, 0) = 0 GROUP BY 1, 2, 3",
+        (since,),
+    ):
+        counts = hist.setdefault((set_name or "", clip), [0] * buckets)
+        counts[min(max(int(bucket), 0), buckets - 1)] += count
+    out = [
+        ClipStats(
+            set_name=set_name or "",
+            clip=clip,
+            title=None,
+            plays=plays,
+            finished=int(finished),
+            listened_s=listened_ms / 1000,
+            hangups=tuple(hist.get((set_name or "", clip), [0] * buckets)),
+        )
+        for set_name, clip, plays, finished, listened_ms in rows
+    ]
+    out.sort(key=lambda c: (-c.plays, c.set_name, c.clip))
+    return out
+
+
+def clip_title(db: Reader, set_name: str, clip: str) -> str | None:
+    """The title a booth gave the clip in one clip_start event (one index lookup)."""
+    rows = db.query(
+        "SELECT body FROM events WHERE event = 'clip_start' AND clip = ? "
+        "AND COALESCE(set_name, '') = ? LIMIT 1",
+        (clip, set_name),
+    )
+    if not rows:
+        return None
+    try:
+        title = json.loads(rows[0][0]).get("title")
+    except (ValueError, AttributeError):
+        return None
+    return None if title is None else str(title)
+
+
+def with_titles(db: Reader, clips: Sequence[ClipStats]) -> list[ClipStats]:
+    return [ClipStats(**{**c.__dict__, "title": clip_title(db, c.set_name, c.clip)}) for c in clips]
+
+
+def lifts_per_day(db: Reader, since: float) -> dict[str, dict[int, int]]:
+    """Lifts per booth id per UTC day number (Unix seconds // 86400) since `since`."""
+    out: dict[str, dict[int, int]] = {}
+    for booth_id, day, count in db.query(
+        f"SELECT booth_id, {_DAY}, COUNT(*) FROM events WHERE event = 'lift' AND at >= ? "
+        "GROUP BY 1, 2",
+        (since,),
+    ):
+        out.setdefault(booth_id, {})[int(day)] = count
+    return out
+
+
+@dataclass(frozen=True)
+class ListenShare:
+    """Clips against live calls since a time: how many and how long people listened."""
+
+    clips: int
+    clip_s: float
+    lives: int
+    live_s: float
+
+    @property
+    def live_share(self) -> float:
+        """Live calls' share of the time listened (0..1)."""
+        total = self.clip_s + self.live_s
+        return self.live_s / total if total else 0.0
+
+
+def listen_share(db: Reader, since: float) -> ListenShare:
+    got = {
+        event: (count, ms / 1000)
+        for event, count, ms in db.query(
+            "SELECT event, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+            "WHERE event IN ('clip_end', 'live_end') AND at >= ? GROUP BY event",
+            (since,),
+        )
+    }
+    clips, clip_s = got.get("clip_end", (0, 0.0))
+    lives, live_s = got.get("live_end", (0, 0.0))
+    return ListenShare(clips, clip_s, lives, live_s)
+
+
+def lifts_total(db: Reader) -> int:
+    return int(db.query("SELECT COUNT(*) FROM events WHERE event = 'lift'")[0][0])
+
+
+def listen_seconds_by_set(db: Reader) -> dict[tuple[str, str], float]:
+    """Seconds listened, all time, by (set name, kind): kind is "clip" or "live"."""
+    return {
+        (set_name or "", "live" if event == "live_end" else "clip"): ms / 1000
+        for set_name, event, ms in db.query(
+            "SELECT set_name, event, COALESCE(SUM(listened_ms), 0) FROM events "
+            "WHERE event IN ('clip_end', 'live_end') GROUP BY 1, 2"
+        )
+    }
+
+
+def day_window(now: float, days: int) -> tuple[int, float]:
+    """The first UTC day number of the last `days` days (today included) and its start."""
+    first = math.floor(now / DAY_S) - days + 1
+    return first, float(first * DAY_S)

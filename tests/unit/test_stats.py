@@ -1,0 +1,126 @@
+"""The dashboard's and /metrics' figures from rows in a real SQLite hub database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub import metrics, stats
+from hub.charts import bar_chart
+from hub.db import Database
+from hub.webauth import AdminSessions, bearer_matches
+from tests.fleetrows import FleetRows
+
+NOW = 1_800_000_000.0  # a Unix time; every figure here is relative to it
+
+
+@pytest.fixture
+def rows(tmp_path: Path) -> Iterator[FleetRows]:
+    fleet = FleetRows(tmp_path / "hub.sqlite3")
+    yield fleet
+    fleet.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path, rows: FleetRows) -> Iterator[Database]:
+    database = Database(tmp_path / "hub.sqlite3")
+    yield database
+    database.close()
+
+
+def test_a_booth_goes_offline_after_one_and_a_half_intervals(rows: FleetRows, db: Database) -> None:
+    rows.booth("b1", heartbeat_interval_s=60)
+    rows.heartbeat("b1", NOW, sync_state="ok", set="lobby", set_version=3)
+    [b] = stats.booth_statuses(db, NOW + 90)
+    assert (b.state, b.problems, b.set_version) == (stats.BoothState.ONLINE, (), "3")
+    [b] = stats.booth_statuses(db, NOW + 90.5)
+    assert (b.state, b.problems) == (stats.BoothState.OFFLINE, ("offline",))
+
+
+def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: Database) -> None:
+    for name in ("a-fine", "b-revoked", "c-stale", "d-never", "e-audio"):
+        rows.booth(name, revoked_at=NOW - 5 if name == "b-revoked" else None)
+    rows.heartbeat("a-fine", NOW, sync_state="ok")
+    rows.heartbeat("b-revoked", NOW, sync_state="stale")
+    rows.heartbeat("c-stale", NOW, sync_state="stale", sync_reason="metadata expired")
+    rows.heartbeat("e-audio", NOW, sync_state="ok", audio_ok=False, events_dropped=4)
+    got = [(b.id, b.state.value, b.problems) for b in stats.booth_statuses(db, NOW)]
+    assert got == [
+        ("c-stale", "online", ("sync stale: metadata expired",)),
+        ("d-never", "offline", ("never seen",)),
+        ("e-audio", "online", ("audio not working", "4 events dropped")),
+        ("a-fine", "online", ()),
+        ("b-revoked", "revoked", ()),
+    ]
+
+
+def test_clips_lifts_and_live_share(rows: FleetRows, db: Database) -> None:
+    rows.booth("b1")
+    rows.booth("b2")
+    day = 86400
+    for i in range(4):  # "a": 1 of 4 heard to the end; hang-ups at 2, 7, 7 s
+        finished = i == 3
+        rows.play("b1", NOW - i * day, "lobby", "a.opus", [2000, 7000, 7500, 30000][i], finished)
+    for _ in range(2):
+        rows.play("b2", NOW, "lobby", "b.opus", 20000, True, title="<b>Maria</b>")
+    rows.play("b2", NOW - 30 * day, "lobby", "old.opus", 1000, False)  # outside the window
+    rows.event("b2", "live_end", NOW, listened_ms=60000, reason="hangup")
+    first_day, since = stats.day_window(NOW, 7)
+    clips = stats.with_titles(db, stats.clip_stats(db, since, bucket_s=5, buckets=4))
+    assert [(c.clip, c.plays, c.finished, c.title) for c in clips] == [
+        ("a.opus", 4, 1, None),
+        ("b.opus", 2, 2, "<b>Maria</b>"),
+    ]
+    assert clips[0].hangups == (1, 2, 0, 0)
+    assert clips[0].listen_through == 0.25
+    lifts = stats.lifts_per_day(db, since)
+    today = int(NOW) // day
+    assert lifts == {"b1": {today - i: 1 for i in range(4)}, "b2": {today: 2}}
+    assert first_day == today - 6
+    share = stats.listen_share(db, since)
+    assert (share.clips, share.lives, share.live_s) == (6, 1, 60.0)
+    assert share.live_share == pytest.approx(60 / (2 + 7 + 7.5 + 30 + 40 + 60))
+
+
+def test_metrics_text(rows: FleetRows, db: Database) -> None:
+    rows.booth("b1")
+    rows.booth("b2")
+    rows.booth("b3", revoked_at=NOW)
+    rows.heartbeat("b1", NOW, sync_state="stale")
+    rows.play("b1", NOW, 'we"ird\\set\n', "a.opus", 1500, False)
+    rows.event("b1", "live_end", NOW, listened_ms=2000, set="lobby")
+    text = metrics.render(db, NOW)
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == [
+        "booths_online 1",
+        "booths_offline 1",
+        "booths_revoked 1",
+        "sync_stale_booths 1",
+        "lifts_total 1",
+        'listen_seconds_total{set="lobby",kind="live"} 2',
+        'listen_seconds_total{set="we\\"ird\\\\set\\n",kind="clip"} 1.5',
+    ]
+    assert "# TYPE lifts_total counter" in text and "# TYPE booths_online gauge" in text
+
+
+def test_chart_labels_are_escaped() -> None:
+    svg = bar_chart([1, 3], ["<script>", "b&c"], title='"x"')
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;c" in svg
+
+
+def test_admin_sessions_expire_and_log_out() -> None:
+    now = [NOW]
+    sessions = AdminSessions(b"secret", lambda: now[0], lifetime_s=60)
+    assert sessions.login("wrong") is None
+    sid = sessions.login("secret")
+    assert sid and sessions.valid(sid) and not sessions.valid(sid + "x")
+    now[0] += 61
+    assert not sessions.valid(sid)
+    sid2 = sessions.login("secret")
+    sessions.logout(sid2)
+    assert not sessions.valid(sid2)
+    assert bearer_matches("Bearer secret", b"secret")
+    assert not bearer_matches("Basic secret", b"secret")
+    assert not bearer_matches("Bearer secret2", b"secret")

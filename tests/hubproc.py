@@ -27,8 +27,12 @@ def init_hub_data(data: Path, keys: Path) -> Path:
 
 
 class HubProcess:
-    def __init__(self, data: Path, token: str = "test-admin-token") -> None:
+    def __init__(
+        self, data: Path, token: str = "test-admin-token", module: str = "hub.cli"
+    ) -> None:
+        """`module` is run as `python -m MODULE serve --data DATA --port PORT`."""
         self.data = data
+        self.module = module
         self.token = token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,7 +45,7 @@ class HubProcess:
                 [
                     sys.executable,
                     "-m",
-                    "hub.cli",
+                    self.module,
                     "serve",
                     "--data",
                     str(self.data),

@@ -1,0 +1,101 @@
+"""A throwaway hub for proving bench.fleet before the fleet API exists in this branch:
+`python -m bench.stubhub serve --data DIR --port N`.
+
+The real hub app plus two stand-ins outside /api/ (whose middleware wants the admin token):
+
+    POST /stub/v1/heartbeat   booth bearer credential; JSON heartbeat -> booths row
+    POST /stub/v1/events      booth bearer credential; {"events": [...]} -> events rows
+
+They do the work the real endpoints must at least do (find the booth by its credential's
+sha256, write its heartbeat, insert its events once each) on their own SQLite connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+
+from hub.app import create_app
+from hub.settings import Settings
+
+
+def add_stub_routes(app: FastAPI, database: Path) -> None:
+    conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    lock = threading.Lock()
+
+    def booth_id(request: Request) -> str:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        digest = hashlib.sha256(credential.encode()).hexdigest()
+        with lock:
+            row = conn.execute(
+                "SELECT id FROM booths WHERE token_sha256 = ? AND revoked_at IS NULL", (digest,)
+            ).fetchone()
+        if scheme.lower() != "bearer" or row is None:
+            raise HTTPException(401, "booth credential required")
+        return str(row[0])
+
+    @app.post("/stub/v1/heartbeat")
+    def heartbeat(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        booth = booth_id(request)
+        with lock:
+            conn.execute(
+                "UPDATE booths SET last_seen = ?, heartbeat = ? WHERE id = ?",
+                (time.time(), json.dumps(body), booth),
+            )
+        return {"ok": True}
+
+    @app.post("/stub/v1/events")
+    def events(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        booth = booth_id(request)
+        now = time.time()
+        rows = [
+            (
+                str(e["id"]),
+                booth,
+                str(e["event"]),
+                float(e["at"]),
+                now,
+                e.get("set"),
+                e.get("clip"),
+                e.get("listened_ms"),
+                None if e.get("finished") is None else int(e["finished"]),
+                json.dumps(e),
+            )
+            for e in body.get("events", [])
+        ]
+        with lock:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.execute("COMMIT")
+        return {"stored": len(rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stubhub")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    settings = Settings(args.data)
+    app = create_app(settings)
+    add_stub_routes(app, settings.database)
+    # log_level as `kiosk-hub serve`: the access log is part of the cost.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,6 +50,7 @@ class Pool:
 
     def __init__(self, host: str, port: int, size: int) -> None:
         self.host, self.port = host, port
+        self._host = f"{host}:{port}"
         self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(size)
 
@@ -58,10 +59,17 @@ class Pool:
     ) -> int:
         async with self._slots:
             conn = self._idle.pop() if self._idle and reuse else None
-            if conn is None:
-                conn = Connection(*await asyncio.open_connection(self.host, self.port))
+            if conn is not None:
+                try:
+                    status = await conn.post_json(self._host, path, body, headers)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    conn.close()  # the server closed it while idle (keep-alive timeout)
+                else:
+                    self._idle.append(conn)
+                    return status
+            conn = Connection(*await asyncio.open_connection(self.host, self.port))
             try:
-                status = await conn.post_json(f"{self.host}:{self.port}", path, body, headers)
+                status = await conn.post_json(self._host, path, body, headers)
             except BaseException:
                 conn.close()
                 raise

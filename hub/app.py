@@ -37,6 +37,7 @@ from tuf.api.serialization import DeserializationError
 from hub.dashboard import dashboard_router
 from hub.db import Database
 from hub.metrics import metrics_router
+from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
 from hub.webauth import AdminSessions
 from kiosk.content.keys import KeyStore
@@ -57,6 +58,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     keys = KeyStore(settings.online_keys)
     token = settings.admin_token().encode()
     db = Database(settings.database)
+    reader = ReadOnlyDatabase(settings.database)  # the dashboard's and /metrics' slow reads
     lock = threading.Lock()  # one publish at a time
 
     def online() -> dict[str, Signer]:
@@ -84,6 +86,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
             yield
         finally:
             task.cancel()
+            reader.close()
             db.close()
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
@@ -162,7 +165,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
-    app.include_router(dashboard_router(db, AdminSessions(token, clock), clock))
-    app.include_router(metrics_router(db, token, clock))
+    app.include_router(dashboard_router(reader, AdminSessions(token, clock), clock))
+    app.include_router(metrics_router(reader, token, clock))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

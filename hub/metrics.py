@@ -39,15 +39,7 @@ def _family(
 
 def render(db: stats.Reader, now: float) -> str:
     """The exposition text for the fleet as of `now` (Unix s)."""
-    booths = stats.booth_statuses(db, now)
-    by_state = {state: 0 for state in stats.BoothState}
-    for b in booths:
-        by_state[b.state] += 1
-    stale = sum(
-        1
-        for b in booths
-        if b.state is not stats.BoothState.REVOKED and b.sync_state in ("stale", "error")
-    )
+    by_state = stats.booth_counts(db, now)
     lines: list[str] = []
     for state, what in (
         (stats.BoothState.ONLINE, "Booths whose last heartbeat is under 1.5 intervals old."),
@@ -59,7 +51,7 @@ def render(db: stats.Reader, now: float) -> str:
         "sync_stale_booths",
         "gauge",
         "Booths not revoked whose last heartbeat says their content sync is stale or failing.",
-        [({}, stale)],
+        [({}, stats.sync_stale_booths(db))],
     )
     lines += _family(
         "lifts_total", "counter", "Handset lifts reported by booths.", [({}, stats.lifts_total(db))]

@@ -21,6 +21,8 @@ DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
 _DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
+# SQLite's JSON; PostgreSQL would say CAST(heartbeat AS json) ->> 'sync_state'.
+_SYNC_STATE = "json_extract(heartbeat, '$.sync_state')"
 
 
 class Reader(Protocol):
@@ -126,6 +128,33 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
         )
     out.sort(key=lambda b: b.sort_key)
     return out
+
+
+def booth_counts(db: Reader, now: float) -> dict[BoothState, int]:
+    """Booths by state, counted in SQL (as booth_state decides; /metrics scrapes this often)."""
+    total, revoked, online = db.query(
+        "SELECT COUNT(*), "
+        "COALESCE(SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN revoked_at IS NULL AND last_seen IS NOT NULL "
+        f"AND ? - last_seen <= {OFFLINE_AFTER_INTERVALS} * heartbeat_interval "
+        "THEN 1 ELSE 0 END), 0) FROM booths",
+        (now,),
+    )[0]
+    return {
+        BoothState.ONLINE: online,
+        BoothState.OFFLINE: total - online - revoked,
+        BoothState.REVOKED: revoked,
+    }
+
+
+def sync_stale_booths(db: Reader) -> int:
+    """Booths not revoked whose last heartbeat says sync "stale" or "error"."""
+    return int(
+        db.query(
+            f"SELECT COUNT(*) FROM booths WHERE revoked_at IS NULL "
+            f"AND {_SYNC_STATE} IN ('stale', 'error')"
+        )[0][0]
+    )
 
 
 def _str(value: object) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 from hub import metrics, stats
 from hub.charts import bar_chart
-from hub.db import Database
+from hub.readdb import ReadOnlyDatabase
 from hub.webauth import AdminSessions, bearer_matches
 from tests.fleetrows import FleetRows
 
@@ -24,22 +24,26 @@ def rows(tmp_path: Path) -> Iterator[FleetRows]:
 
 
 @pytest.fixture
-def db(tmp_path: Path, rows: FleetRows) -> Iterator[Database]:
-    database = Database(tmp_path / "hub.sqlite3")
+def db(tmp_path: Path, rows: FleetRows) -> Iterator[ReadOnlyDatabase]:
+    database = ReadOnlyDatabase(tmp_path / "hub.sqlite3")
     yield database
     database.close()
 
 
-def test_a_booth_goes_offline_after_one_and_a_half_intervals(rows: FleetRows, db: Database) -> None:
+def test_a_booth_goes_offline_after_one_and_a_half_intervals(
+    rows: FleetRows, db: ReadOnlyDatabase
+) -> None:
     rows.booth("b1", heartbeat_interval_s=60)
     rows.heartbeat("b1", NOW, sync_state="ok", set="lobby", set_version=3)
     [b] = stats.booth_statuses(db, NOW + 90)
     assert (b.state, b.problems, b.set_version) == (stats.BoothState.ONLINE, (), "3")
+    assert stats.booth_counts(db, NOW + 90)[stats.BoothState.ONLINE] == 1
     [b] = stats.booth_statuses(db, NOW + 90.5)
     assert (b.state, b.problems) == (stats.BoothState.OFFLINE, ("offline",))
+    assert stats.booth_counts(db, NOW + 90.5)[stats.BoothState.OFFLINE] == 1
 
 
-def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: Database) -> None:
+def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: ReadOnlyDatabase) -> None:
     for name in ("a-fine", "b-revoked", "c-stale", "d-never", "e-audio"):
         rows.booth(name, revoked_at=NOW - 5 if name == "b-revoked" else None)
     rows.heartbeat("a-fine", NOW, sync_state="ok")
@@ -56,7 +60,7 @@ def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: Database) ->
     ]
 
 
-def test_clips_lifts_and_live_share(rows: FleetRows, db: Database) -> None:
+def test_clips_lifts_and_live_share(rows: FleetRows, db: ReadOnlyDatabase) -> None:
     rows.booth("b1")
     rows.booth("b2")
     day = 86400
@@ -84,7 +88,7 @@ def test_clips_lifts_and_live_share(rows: FleetRows, db: Database) -> None:
     assert share.live_share == pytest.approx(60 / (2 + 7 + 7.5 + 30 + 40 + 60))
 
 
-def test_metrics_text(rows: FleetRows, db: Database) -> None:
+def test_metrics_text(rows: FleetRows, db: ReadOnlyDatabase) -> None:
     rows.booth("b1")
     rows.booth("b2")
     rows.booth("b3", revoked_at=NOW)

@@ -16,8 +16,10 @@ hub that is already running (its CPU is then read from `--pid`, if given).
 Figures: request latency (request sent -> response read) p50/p99/max per kind and overall,
 against the goal p99 <= 50 ms; HTTP statuses; the generator's lag (scheduled -> sent: if it
 grows, the generator, not the hub, was the limit); the hub's CPU over the load (% of one
-core, /proc/PID/stat) and the generator's; then, with the fleet's rows in place, GET /metrics,
-/dashboard and /dashboard/clips (median of 3), and booths_online as /metrics reports it.
+core, /proc/PID/stat) and the generator's; GET /metrics every `--scrape-every` s during the
+load, as Prometheus would (each scrape's time; they are not in the latencies); then, with the
+fleet's rows in place, GET /metrics, /dashboard and /dashboard/clips (median of 3), and
+booths_online as /metrics reports it.
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
 Progress goes to stderr.
@@ -128,6 +130,7 @@ class Results:
     lag_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    scrape_ms: list[float] = field(default_factory=list)
 
 
 async def send(
@@ -143,12 +146,23 @@ async def send(
     t0 = time.perf_counter()
     results.lag_ms.append((t0 - due) * 1000)
     try:
-        status = await pool.post_json(path, body, {"Authorization": f"Bearer {cred}"}, reuse)
+        status = await pool.request(path, body, {"Authorization": f"Bearer {cred}"}, reuse)
     except (OSError, asyncio.IncompleteReadError, ValueError) as e:
         results.errors[type(e).__name__] += 1
         return
     results.latency_ms[kind].append((time.perf_counter() - t0) * 1000)
     results.statuses[f"{kind} {status}"] += 1
+
+
+async def scrape(pool: Pool, args: argparse.Namespace, results: Results) -> None:
+    """GET /metrics every `--scrape-every` seconds meanwhile, as Prometheus would."""
+    headers = {"Authorization": f"Bearer {args.token or TOKEN}"}
+    while True:
+        await asyncio.sleep(args.scrape_every)
+        t0 = time.perf_counter()
+        status = await pool.request("/metrics", None, headers)
+        results.scrape_ms.append((time.perf_counter() - t0) * 1000)
+        results.statuses[f"metrics {status}"] += 1
 
 
 async def load(args: argparse.Namespace, url: str, interval_s: float) -> tuple[Results, float]:
@@ -168,6 +182,7 @@ async def load(args: argparse.Namespace, url: str, interval_s: float) -> tuple[R
     reuse = not args.new_connections
     tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
+    scraper = asyncio.create_task(scrape(pool, args, results)) if args.scrape_every else None
     try:
         for offset, kind, n in plan:
             due = start + offset
@@ -187,6 +202,8 @@ async def load(args: argparse.Namespace, url: str, interval_s: float) -> tuple[R
         if tasks:
             await asyncio.wait(tasks)
     finally:
+        if scraper is not None:
+            scraper.cancel()
         pool.close()
     return results, time.perf_counter() - start
 
@@ -292,11 +309,17 @@ def report(
             f"p99 {figures[f'{kind}_ms_p99']:.1f} ms, max {figures[f'{kind}_ms_max']:.1f} ms "
             f"over {len(values):,} requests"
         )
+    figures["scrapes_during_load_ms"] = [round(ms, 1) for ms in r.scrape_ms]
     figures["generator_lag_ms_p99"] = round(pct(r.lag_ms, 99), 2)
     figures["hub_cpu_percent"] = round(hub_cpu, 1)
     figures["generator_cpu_percent"] = round(own_cpu, 1)
     figures["meets_goal_p99"] = figures["all_ms_p99"] <= GOAL_P99_MS
     print(f"statuses: {figures['statuses']}; errors: {figures['errors'] or 'none'}")
+    if r.scrape_ms:
+        print(
+            f"GET /metrics every {args.scrape_every:g} s during the load: "
+            f"{', '.join(f'{ms:.0f}' for ms in r.scrape_ms)} ms"
+        )
     print(
         f"{len(every):,} requests in {took:.1f} s ({figures['requests_per_s']:g}/s): "
         f"p99 {figures['all_ms_p99']:.1f} ms (goal <= {GOAL_P99_MS:g} ms); hub CPU "
@@ -329,6 +352,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--new-connections",
         action="store_true",
         help="a new TCP connection per request, as booths a minute apart would open",
+    )
+    p.add_argument(
+        "--scrape-every",
+        type=float,
+        default=15.0,
+        help="GET /metrics this often during the load, as Prometheus would (15; 0: never)",
     )
     p.add_argument("--heartbeat-path", default="/api/v1/heartbeat")
     p.add_argument("--events-path", default="/api/v1/events")

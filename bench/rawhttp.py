@@ -17,17 +17,20 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
-    async def post_json(
-        self, host: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    async def request(
+        self, host: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
     ) -> int:
-        """POST `body` as JSON; the response's status (its body is read and dropped)."""
-        data = json.dumps(body).encode()
+        """POST `body` as JSON (GET if None); the response's status (its body is dropped)."""
+        data = b"" if body is None else json.dumps(body).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n{head}\r\n".encode()
-            + data
-        )
+        if body is None:
+            head = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{head}\r\n"
+        else:
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n{head}\r\n"
+            )
+        self.writer.write(head.encode() + data)
         raw = await self.reader.readuntil(b"\r\n\r\n")
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
@@ -54,14 +57,19 @@ class Pool:
         self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(size)
 
-    async def post_json(
-        self, path: str, body: dict[str, Any], headers: dict[str, str], reuse: bool = True
+    async def request(
+        self,
+        path: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+        reuse: bool = True,
     ) -> int:
+        """POST `body` as JSON (GET if None) on an idle or a new connection; the status."""
         async with self._slots:
             conn = self._idle.pop() if self._idle and reuse else None
             if conn is not None:
                 try:
-                    status = await conn.post_json(self._host, path, body, headers)
+                    status = await conn.request(self._host, path, body, headers)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     conn.close()  # the server closed it while idle (keep-alive timeout)
                 else:
@@ -69,7 +77,7 @@ class Pool:
                     return status
             conn = Connection(*await asyncio.open_connection(self.host, self.port))
             try:
-                status = await conn.post_json(self._host, path, body, headers)
+                status = await conn.request(self._host, path, body, headers)
             except BaseException:
                 conn.close()
                 raise

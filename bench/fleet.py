@@ -313,7 +313,13 @@ def report(
     figures["generator_lag_ms_p99"] = round(pct(r.lag_ms, 99), 2)
     figures["hub_cpu_percent"] = round(hub_cpu, 1)
     figures["generator_cpu_percent"] = round(own_cpu, 1)
-    figures["meets_goal_p99"] = figures["all_ms_p99"] <= GOAL_P99_MS
+    failed = sum(n for k, n in r.statuses.items() if not k.split()[-1].startswith("2"))
+    figures["failed_requests"] = failed + sum(r.errors.values())
+    figures["meets_goal_p99"] = (
+        figures["all_ms_p99"] <= GOAL_P99_MS and not figures["failed_requests"]
+    )
+    if figures["failed_requests"]:
+        print(f"FAILED: {figures['failed_requests']} requests were not answered with 2xx")
     print(f"statuses: {figures['statuses']}; errors: {figures['errors'] or 'none'}")
     if r.scrape_ms:
         print(

@@ -165,9 +165,9 @@ def dashboard_router(db: stats.Reader, sessions: AdminSessions, clock: Clock) ->
         days_list = list(range(first_day, first_day + days))
         day_labels = [utc(d * stats.DAY_S)[5:10] for d in days_list]
         per_booth = stats.lifts_per_day(db, since)
-        names = {b.id: b.name for b in stats.booth_statuses(db, now)}
         fleet = [sum(d.get(day, 0) for d in per_booth.values()) for day in days_list]
         top = sorted(per_booth.items(), key=lambda kv: -sum(kv[1].values()))
+        names = stats.booth_names(db, [booth_id for booth_id, _ in top[:LIFT_CHART_BOOTHS]])
         lift_charts = [
             (
                 names.get(booth_id, booth_id),

@@ -157,6 +157,13 @@ def sync_stale_booths(db: Reader) -> int:
     )
 
 
+def booth_names(db: Reader, ids: Sequence[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    return dict(db.query(f"SELECT id, name FROM booths WHERE id IN ({marks})", list(ids)))
+
+
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
 

@@ -83,6 +83,7 @@ def test_clips_lifts_and_live_share(rows: FleetRows, db: ReadOnlyDatabase) -> No
     today = int(NOW) // day
     assert lifts == {"b1": {today - i: 1 for i in range(4)}, "b2": {today: 2}}
     assert first_day == today - 6
+    assert stats.booth_names(db, ["b2", "nobody"]) == {"b2": "b2"}
     share = stats.listen_share(db, since)
     assert (share.clips, share.lives, share.live_s) == (6, 1, 60.0)
     assert share.live_share == pytest.approx(60 / (2 + 7 + 7.5 + 30 + 40 + 60))

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from hub import stats
 from hub.charts import bar_chart
@@ -30,7 +31,8 @@ TOP_CLIPS = 20
 MIN_PLAYS_FOR_RANK = 5  # listen-through ranks only clips played at least this often
 HISTOGRAM_CLIPS = 8
 LIFT_CHART_BOOTHS = 12
-BUCKET_S = 5
+BUCKET_S = 5  # the hang-up histogram: BUCKETS bars of BUCKET_S seconds, the last open-ended
+BUCKETS = 12
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -65,6 +67,44 @@ def _environment() -> Environment:
     env.filters["utc"] = utc
     env.filters["pct"] = lambda x: f"{100 * x:.0f} %"
     return env
+
+
+def _hangup_chart(clip: stats.ClipStats) -> Markup:
+    """Plays ended early by seconds listened (red), then plays heard to the end (green)."""
+    labels = [f"{i * BUCKET_S}-{(i + 1) * BUCKET_S} s" for i in range(len(clip.hangups) - 1)]
+    labels += [f"{(len(clip.hangups) - 1) * BUCKET_S} s or more", "to the end"]
+    return bar_chart(
+        [*clip.hangups, clip.finished],
+        labels,
+        title=f"where listeners of {clip.title or clip.clip} hung up",
+        colours=["#c0504d"] * len(clip.hangups) + ["#4f9a4f"],
+    )
+
+
+def _lift_charts(
+    db: stats.Reader, since: float, first_day: int, days: int
+) -> tuple[Markup, int, list[tuple[str, int, Markup]], int]:
+    """The fleet's lifts per day, its total, the busiest booths' (name, total, chart), and how
+    many booths with lifts are left out."""
+    days_list = list(range(first_day, first_day + days))
+    day_labels = [utc(d * stats.DAY_S)[5:10] for d in days_list]
+    per_booth = stats.lifts_per_day(db, since)
+    fleet = [sum(d.get(day, 0) for d in per_booth.values()) for day in days_list]
+    top = sorted(per_booth.items(), key=lambda kv: -sum(kv[1].values()))[:LIFT_CHART_BOOTHS]
+    names = stats.booth_names(db, [booth_id for booth_id, _ in top])
+    charts = []
+    for booth_id, counts in top:
+        name = names.get(booth_id, booth_id)
+        chart = bar_chart(
+            [counts.get(day, 0) for day in days_list],
+            day_labels,
+            title=f"lifts per day at {name}",
+            width=240,
+            height=60,
+        )
+        charts.append((name, sum(counts.values()), chart))
+    fleet_chart = bar_chart(fleet, day_labels, title="lifts per day, all booths", width=480)
+    return fleet_chart, sum(fleet), charts, len(per_booth) - len(top)
 
 
 def dashboard_router(db: stats.Reader, sessions: AdminSessions, clock: Clock) -> APIRouter:
@@ -138,61 +178,23 @@ def dashboard_router(db: stats.Reader, sessions: AdminSessions, clock: Clock) ->
             return to_login()
         now = clock()
         first_day, since = stats.day_window(now, days)
-        all_clips = stats.clip_stats(db, since, bucket_s=BUCKET_S)
+        all_clips = stats.clip_stats(db, since, bucket_s=BUCKET_S, buckets=BUCKETS)
         by_plays = stats.with_titles(db, all_clips[:TOP_CLIPS])
         ranked = [c for c in all_clips if c.plays >= MIN_PLAYS_FOR_RANK]
         ranked.sort(key=lambda c: (-c.listen_through, -c.plays, c.clip))
         by_through = stats.with_titles(db, ranked[:TOP_CLIPS])
-        bucket_labels = (
-            [f"{i * BUCKET_S}-{(i + 1) * BUCKET_S} s" for i in range(len(all_clips[0].hangups))]
-            if all_clips
-            else []
-        )
-        if bucket_labels:
-            bucket_labels[-1] = f"{(len(bucket_labels) - 1) * BUCKET_S} s or more"
-        histograms = [
-            (
-                c,
-                bar_chart(
-                    [*c.hangups, c.finished],
-                    [*bucket_labels, "to the end"],
-                    title=f"where listeners of {c.title or c.clip} hung up",
-                    colours=["#c0504d"] * len(c.hangups) + ["#4f9a4f"],
-                ),
-            )
-            for c in by_plays[:HISTOGRAM_CLIPS]
-        ]
-        days_list = list(range(first_day, first_day + days))
-        day_labels = [utc(d * stats.DAY_S)[5:10] for d in days_list]
-        per_booth = stats.lifts_per_day(db, since)
-        fleet = [sum(d.get(day, 0) for d in per_booth.values()) for day in days_list]
-        top = sorted(per_booth.items(), key=lambda kv: -sum(kv[1].values()))
-        names = stats.booth_names(db, [booth_id for booth_id, _ in top[:LIFT_CHART_BOOTHS]])
-        lift_charts = [
-            (
-                names.get(booth_id, booth_id),
-                sum(counts.values()),
-                bar_chart(
-                    [counts.get(day, 0) for day in days_list],
-                    day_labels,
-                    title=f"lifts per day at {names.get(booth_id, booth_id)}",
-                    width=240,
-                    height=60,
-                ),
-            )
-            for booth_id, counts in top[:LIFT_CHART_BOOTHS]
-        ]
+        fleet_chart, fleet_lifts, lift_charts, more = _lift_charts(db, since, first_day, days)
         return page(
             "clips.html",
             days=days,
             by_plays=by_plays,
             by_through=by_through,
             min_plays=MIN_PLAYS_FOR_RANK,
-            histograms=histograms,
-            fleet_chart=bar_chart(fleet, day_labels, title="lifts per day, all booths", width=480),
-            fleet_lifts=sum(fleet),
+            histograms=[(c, _hangup_chart(c)) for c in by_plays[:HISTOGRAM_CLIPS]],
+            fleet_chart=fleet_chart,
+            fleet_lifts=fleet_lifts,
             lift_charts=lift_charts,
-            more_booths=max(len(top) - LIFT_CHART_BOOTHS, 0),
+            more_booths=more,
             share=stats.listen_share(db, since),
         )
 

@@ -1,7 +1,8 @@
 """The fleet's figures, read from the contract tables (booths, events) for the dashboard and
 /metrics.
 
-Every function takes a `Reader` (hub.db.Database: one read-only statement per call) and the
+Every function takes a `Reader` (hub.readdb.ReadOnlyDatabase in the hub, or hub.db.Database:
+one read-only statement per call) and the
 times it needs (`now`, `since`: Unix seconds), so a test can move the clock. The SQL is plain
 enough for PostgreSQL too (CAST, integer division, COALESCE, GROUP BY); only the `?`
 placeholders would change. Event times (`events.at`) are the booths' wall clocks; days are UTC.
@@ -9,6 +10,7 @@ placeholders would change. Event times (`events.at`) are the booths' wall clocks
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -239,7 +241,7 @@ def clip_title(db: Reader, set_name: str, clip: str) -> str | None:
 
 
 def with_titles(db: Reader, clips: Sequence[ClipStats]) -> list[ClipStats]:
-    return [ClipStats(**{**c.__dict__, "title": clip_title(db, c.set_name, c.clip)}) for c in clips]
+    return [dataclasses.replace(c, title=clip_title(db, c.set_name, c.clip)) for c in clips]
 
 
 def lifts_per_day(db: Reader, since: float) -> dict[str, dict[int, int]]:

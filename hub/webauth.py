@@ -28,7 +28,8 @@ def _digest(session_id: str) -> str:
 
 
 class AdminSessions:
-    """Logged-in browsers: session id -> expiry (Unix s). Used from the event loop only."""
+    """Logged-in browsers: sha256 of the session id -> expiry (Unix s). Single dict operations
+    only, so the event loop and the thread pool's routes may share it."""
 
     def __init__(self, token: bytes, clock: Clock, lifetime_s: float = 12 * 3600) -> None:
         self._token = token

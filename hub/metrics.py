@@ -37,9 +37,10 @@ def _family(
     return lines
 
 
-def render(db: stats.Reader, now: float) -> str:
-    """The exposition text for the fleet as of `now` (Unix s)."""
+def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
+    """The exposition text for the fleet as of `now` (Unix s); updates `totals`."""
     by_state = stats.booth_counts(db, now)
+    totals.update(db)
     lines: list[str] = []
     for state, what in (
         (stats.BoothState.ONLINE, "Booths whose last heartbeat is under 1.5 intervals old."),
@@ -54,9 +55,9 @@ def render(db: stats.Reader, now: float) -> str:
         [({}, stats.sync_stale_booths(db))],
     )
     lines += _family(
-        "lifts_total", "counter", "Handset lifts reported by booths.", [({}, stats.lifts_total(db))]
+        "lifts_total", "counter", "Handset lifts reported by booths.", [({}, totals.lifts)]
     )
-    listened = sorted(stats.listen_seconds_by_set(db).items())
+    listened = sorted(totals.listened_s.items())
     lines += _family(
         "listen_seconds_total",
         "counter",
@@ -68,6 +69,7 @@ def render(db: stats.Reader, now: float) -> str:
 
 def metrics_router(db: stats.Reader, token: bytes, clock: Clock) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    totals = stats.EventTotals()
 
     @router.get("/metrics")
     def metrics(request: Request) -> Response:
@@ -75,6 +77,6 @@ def metrics_router(db: stats.Reader, token: bytes, clock: Clock) -> APIRouter:
             return PlainTextResponse(
                 "admin token required\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
-        return PlainTextResponse(render(db, clock()), media_type=CONTENT_TYPE)
+        return PlainTextResponse(render(db, clock(), totals), media_type=CONTENT_TYPE)
 
     return router

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -286,19 +287,43 @@ def listen_share(db: Reader, since: float) -> ListenShare:
     return ListenShare(clips, clip_s, lives, live_s)
 
 
-def lifts_total(db: Reader) -> int:
-    return int(db.query("SELECT COUNT(*) FROM events WHERE event = 'lift'")[0][0])
+class EventTotals:
+    """All-time totals for /metrics' counters, kept up to date by reading only the events
+    stored since the last update.
 
+    SQLite hands out rowids in commit order (one writer at a time), so "rowid > last" is
+    exactly what is new; a rowid that went backwards (VACUUM renumbers) starts a recount,
+    which Prometheus sees as a counter reset. PostgreSQL would need an identity column.
+    """
 
-def listen_seconds_by_set(db: Reader) -> dict[tuple[str, str], float]:
-    """Seconds listened, all time, by (set name, kind): kind is "clip" or "live"."""
-    return {
-        (set_name or "", "live" if event == "live_end" else "clip"): ms / 1000
-        for set_name, event, ms in db.query(
-            "SELECT set_name, event, COALESCE(SUM(listened_ms), 0) FROM events "
-            "WHERE event IN ('clip_end', 'live_end') GROUP BY 1, 2"
-        )
-    }
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.last_rowid = 0
+        self.lifts = 0
+        self.listened_s: dict[tuple[str, str], float] = {}  # (set name, "clip"|"live")
+
+    def update(self, db: Reader) -> None:
+        with self._lock:
+            top = int(db.query("SELECT COALESCE(MAX(rowid), 0) FROM events")[0][0])
+            if top < self.last_rowid:
+                self._reset()
+            if top == self.last_rowid:
+                return
+            for event, set_name, count, ms in db.query(
+                "SELECT event, set_name, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+                "WHERE rowid > ? AND rowid <= ? AND event IN ('lift', 'clip_end', 'live_end') "
+                "GROUP BY 1, 2",
+                (self.last_rowid, top),
+            ):
+                if event == "lift":
+                    self.lifts += count
+                else:
+                    key = (set_name or "", "live" if event == "live_end" else "clip")
+                    self.listened_s[key] = self.listened_s.get(key, 0.0) + ms / 1000
+            self.last_rowid = top
 
 
 def day_window(now: float, days: int) -> tuple[int, float]:

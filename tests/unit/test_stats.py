@@ -96,7 +96,8 @@ def test_metrics_text(rows: FleetRows, db: ReadOnlyDatabase) -> None:
     rows.heartbeat("b1", NOW, sync_state="stale")
     rows.play("b1", NOW, 'we"ird\\set\n', "a.opus", 1500, False)
     rows.event("b1", "live_end", NOW, listened_ms=2000, set="lobby")
-    text = metrics.render(db, NOW)
+    totals = stats.EventTotals()
+    text = metrics.render(db, NOW, totals)
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     assert samples == [
         "booths_online 1",
@@ -108,6 +109,11 @@ def test_metrics_text(rows: FleetRows, db: ReadOnlyDatabase) -> None:
         'listen_seconds_total{set="we\\"ird\\\\set\\n",kind="clip"} 1.5',
     ]
     assert "# TYPE lifts_total counter" in text and "# TYPE booths_online gauge" in text
+    rows.play("b2", NOW, "lobby", "a.opus", 500, True)  # only the new rows are read
+    rows.event("b2", "live_end", NOW, listened_ms=1000, set="lobby")
+    text = metrics.render(db, NOW, totals)
+    assert "lifts_total 2" in text and 'listen_seconds_total{set="lobby",kind="live"} 3' in text
+    assert 'listen_seconds_total{set="lobby",kind="clip"} 0.5' in text
 
 
 def test_chart_labels_are_escaped() -> None:

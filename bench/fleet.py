@@ -82,8 +82,9 @@ def heartbeat_body(n: int, now: float, interval_s: float, rng: random.Random) ->
     }
 
 
-def event_batch(now: float, count: int, rng: random.Random) -> dict[str, Any]:
-    """`count` events: lift, clip_start, clip_end, hangup, repeated (booth wall clock)."""
+def event_records(now: float, count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """`count` events as a booth records them: lift, clip_start, clip_end, hangup, repeated
+    (`at`: the booth's wall clock)."""
     events: list[dict[str, Any]] = []
     t = now - 120
     while len(events) < count:
@@ -99,9 +100,15 @@ def event_batch(now: float, count: int, rng: random.Random) -> dict[str, Any]:
             ),
             ("hangup", {"held_ms": listened + 300}),
         ):
-            events.append({"id": str(uuid.uuid4()), "event": name, "at": t, **extra})
+            events.append({"event": name, "at": t, **extra})
             t += listened / 2000
-    return {"events": events[:count]}
+    return events[:count]
+
+
+def event_batch(now: float, count: int, rng: random.Random) -> dict[str, Any]:
+    """The body of POST /api/v1/events: each record with the id the booth gave it."""
+    records = event_records(now, count, rng)
+    return {"events": [{"id": str(uuid.uuid4()), "record": r} for r in records]}
 
 
 def interval_s(args: argparse.Namespace) -> float:
@@ -117,7 +124,7 @@ def seed_events(rows: FleetRows, booths: int, count: int, now: float, seed: int)
         chunk = []
         for _ in range(min(50_000, count - done) // 4):
             booth = f"booth-{rng.randrange(booths)}"
-            batch = event_batch(now - rng.uniform(0, 90 * 86400), 4, rng)["events"]
+            batch = event_records(now - rng.uniform(0, 90 * 86400), 4, rng)
             chunk += [(booth, e["event"], e["at"], e) for e in batch]
         rows.events(chunk)
         done += max(len(chunk), 1)

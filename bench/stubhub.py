@@ -4,7 +4,7 @@
 The real hub app plus two stand-ins outside /api/ (whose middleware wants the admin token):
 
     POST /stub/v1/heartbeat   booth bearer credential; JSON heartbeat -> booths row
-    POST /stub/v1/events      booth bearer credential; {"events": [...]} -> events rows
+    POST /stub/v1/events      booth bearer credential; {"events": [{"id", "record"}]} -> rows
 
 They do the work the real endpoints must at least do (find the booth by its credential's
 sha256, write its heartbeat, insert its events once each) on their own SQLite connection, in
@@ -63,16 +63,17 @@ def add_stub_routes(app: FastAPI, database: Path) -> None:
             (
                 str(e["id"]),
                 booth,
-                str(e["event"]),
-                float(e["at"]),
+                str(r["event"]),
+                float(r["at"]),
                 now,
-                e.get("set"),
-                e.get("clip"),
-                e.get("listened_ms"),
-                None if e.get("finished") is None else int(e["finished"]),
-                json.dumps(e),
+                r.get("set"),
+                r.get("clip"),
+                r.get("listened_ms"),
+                None if r.get("finished") is None else int(r["finished"]),
+                json.dumps(r),
             )
             for e in body.get("events", [])
+            for r in [e["record"]]
         ]
         conn.execute("BEGIN")
         conn.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)

@@ -5,6 +5,7 @@
     POST /api/v1/publish              signed targets metadata → new snapshot and timestamp
     POST /api/v1/refresh              re-sign snapshot and timestamp now
     GET  /api/v1/publishes            the publish log
+    /api/v1/enroll, heartbeat, events, booths...   the fleet (hub/fleet.py)
     GET  /healthz
     GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py)
     GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
@@ -18,7 +19,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
 import logging
 import re
 import threading
@@ -34,8 +34,11 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
+from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
 from hub.dashboard import dashboard_router
-from hub.db import Database
+from hub.db import open_database
+from hub.fleet import router as fleet_router
+from hub.fleetstore import FleetStore
 from hub.metrics import metrics_router
 from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
@@ -56,9 +59,10 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     (Unix s) decides which booths are online."""
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
-    token = settings.admin_token().encode()
-    db = Database(settings.database)
-    reader = ReadOnlyDatabase(settings.database)  # the dashboard's and /metrics' slow reads
+    db = open_database(settings.database, settings.database_url)
+    auth = Auth(settings.admin_token(), db)
+    # The dashboard's and /metrics' slow reads: on SQLite a read-only connection of their own.
+    reader = db if settings.database_url else ReadOnlyDatabase(settings.database)
     lock = threading.Lock()  # one publish at a time
 
     def online() -> dict[str, Signer]:
@@ -86,23 +90,29 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
             yield
         finally:
             task.cancel()
-            reader.close()
+            if reader is not db:
+                reader.close()
             db.close()
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
+    app.state.auth = auth
 
     @app.middleware("http")
-    async def admin_only(request: Request, call_next: Any) -> Any:
-        """Every /api/ call needs the admin token: anything else gets 401 before any work."""
-        if request.url.path.startswith("/api/"):
-            scheme, _, given = request.headers.get("authorization", "").partition(" ")
-            ok = scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token)
-            if not ok:
+    async def api_auth(request: Request, call_next: Any) -> Any:
+        """Every /api/ call needs the admin token or, for its own few paths, a booth's
+        credential (hub/auth.py): anything else gets 401 (403 for a booth) before any work."""
+        path = request.url.path
+        if path.startswith("/api/") and (request.method, path) not in OPEN_PATHS:
+            who = auth.principal(request)
+            if who is None:
                 return JSONResponse(
-                    {"detail": "admin token required"},
+                    {"detail": "admin token or booth credential required"},
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+            if who.role == "booth" and (request.method, path) not in BOOTH_PATHS:
+                return JSONResponse({"detail": "not allowed for a booth"}, status_code=403)
+            request.state.principal = who
         return await call_next(request)
 
     @app.get("/healthz")
@@ -165,7 +175,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
-    app.include_router(dashboard_router(reader, AdminSessions(token, clock), clock))
-    app.include_router(metrics_router(reader, token, clock))
+    app.include_router(fleet_router(FleetStore(db)))
+    sessions = AdminSessions(settings.admin_token().encode(), clock)
+    app.include_router(dashboard_router(reader, sessions, clock))
+    app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publishes (
@@ -64,8 +65,30 @@ CREATE INDEX IF NOT EXISTS events_stats
 """
 
 
+class Cursor(Protocol):
+    """What `transaction()` yields: sqlite3's cursor, or hub/pgdb.py's adapter over psycopg."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+
+def open_database(path: Path, url: str = "") -> Database:
+    """PostgreSQL if `url` (postgresql://...) is given, else the embedded SQLite file."""
+    if url:
+        from hub.pgdb import PostgresDatabase
+
+        return PostgresDatabase(url)
+    return Database(path)
+
+
 class Database:
-    """One connection, serialised by a lock (the hub's writes are few and small)."""
+    """One connection, serialised by a lock (the hub's writes are few and small).
+
+    Statements use `?` placeholders and portable SQL (ON CONFLICT, rowcount), so hub/pgdb.py
+    can override only the connection: `query`, `transaction` and `close`.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,27 +99,28 @@ class Database:
         self._lock = threading.Lock()
 
     def record_upload(self, path: str, sha256: str, length: int) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO uploads (path, sha256, length, at) VALUES (?, ?, ?, ?)",
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO uploads (path, sha256, length, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, "
+                "length = excluded.length, at = excluded.at",
                 (path, sha256, length, time.time()),
             )
 
     def record_publish(self, targets_version: int, snapshot_version: int, sets: list[str]) -> None:
-        with self._lock:
-            self._conn.execute(
+        with self.transaction() as cur:
+            cur.execute(
                 "INSERT INTO publishes (at, targets_version, snapshot_version, sets) "
                 "VALUES (?, ?, ?, ?)",
                 (time.time(), targets_version, snapshot_version, ",".join(sets)),
             )
 
     def publishes(self, limit: int = 50) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT at, targets_version, snapshot_version, sets FROM publishes "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self.query(
+            "SELECT at, targets_version, snapshot_version, sets FROM publishes "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [
             {"at": r[0], "targets_version": r[1], "snapshot_version": r[2], "sets": r[3]}
             for r in rows
@@ -106,6 +130,23 @@ class Database:
         """Rows of one read-only statement (for the dashboard and metrics)."""
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error).
+
+        Statements use `?` placeholders and portable SQL (ON CONFLICT DO NOTHING, rowcount), so a
+        PostgreSQL layer with the same method can take over (psycopg's `%s`).
+        """
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()

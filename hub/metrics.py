@@ -1,4 +1,5 @@
-"""`GET /metrics`: the fleet in Prometheus' text format (0.0.4), for the admin bearer token.
+"""`GET /metrics`: the fleet in Prometheus' text format (0.0.4), for the admin bearer token
+(hub.auth.require_admin).
 
 booths_online, booths_offline, booths_revoked   gauges
 sync_stale_booths                                gauge: not revoked, last heartbeat's
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 
 from hub import stats
-from hub.webauth import bearer_matches
+from hub.auth import require_admin
 
 Clock = Callable[[], float]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -67,16 +68,13 @@ def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
     return "\n".join(lines) + "\n"
 
 
-def metrics_router(db: stats.Reader, token: bytes, clock: Clock) -> APIRouter:
+def metrics_router(db: stats.Reader, clock: Clock, incremental: bool = True) -> APIRouter:
+    """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals)."""
     router = APIRouter(include_in_schema=False)
-    totals = stats.EventTotals()
+    totals = stats.EventTotals(incremental)
 
-    @router.get("/metrics")
-    def metrics(request: Request) -> Response:
-        if not bearer_matches(request.headers.get("authorization", ""), token):
-            return PlainTextResponse(
-                "admin token required\n", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+    @router.get("/metrics", dependencies=[Depends(require_admin)])
+    def metrics() -> Response:
         return PlainTextResponse(render(db, clock(), totals), media_type=CONTENT_TYPE)
 
     return router

@@ -30,6 +30,11 @@ class Settings:
     def database(self) -> Path:
         return self.data / "hub.sqlite3"
 
+    @property
+    def database_url(self) -> str:
+        """KIOSK_HUB_DATABASE_URL (postgresql://...): PostgreSQL instead of `database`."""
+        return os.environ.get("KIOSK_HUB_DATABASE_URL", "")
+
     def admin_token(self) -> str:
         """The admin token; created 0600 on first use."""
         env = os.environ.get("KIOSK_HUB_ADMIN_TOKEN")

@@ -24,8 +24,6 @@ DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
 _DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
-# SQLite's JSON; PostgreSQL would say CAST(heartbeat AS json) ->> 'sync_state'.
-_SYNC_STATE = "json_extract(heartbeat, '$.sync_state')"
 
 
 class Reader(Protocol):
@@ -151,13 +149,20 @@ def booth_counts(db: Reader, now: float) -> dict[BoothState, int]:
 
 
 def sync_stale_booths(db: Reader) -> int:
-    """Booths not revoked whose last heartbeat says sync "stale" or "error"."""
-    return int(
-        db.query(
-            f"SELECT COUNT(*) FROM booths WHERE revoked_at IS NULL "
-            f"AND {_SYNC_STATE} IN ('stale', 'error')"
-        )[0][0]
+    """Booths not revoked whose last heartbeat says sync "stale" or "error" (portable SQL
+    narrows the rows; only those heartbeats are parsed)."""
+    rows = db.query(
+        "SELECT heartbeat FROM booths WHERE revoked_at IS NULL "
+        "AND (heartbeat LIKE '%stale%' OR heartbeat LIKE '%error%')"
     )
+    count = 0
+    for (heartbeat,) in rows:
+        try:
+            hb = json.loads(heartbeat)
+        except ValueError:
+            continue
+        count += isinstance(hb, dict) and hb.get("sync_state") in ("stale", "error")
+    return count
 
 
 def booth_names(db: Reader, ids: Sequence[str]) -> dict[str, str]:
@@ -293,10 +298,12 @@ class EventTotals:
 
     SQLite hands out rowids in commit order (one writer at a time), so "rowid > last" is
     exactly what is new; a rowid that went backwards (VACUUM renumbers) starts a recount,
-    which Prometheus sees as a counter reset. PostgreSQL would need an identity column.
+    which Prometheus sees as a counter reset. Without `incremental` (PostgreSQL has no rowid)
+    every update counts the whole table again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, incremental: bool = True) -> None:
+        self.incremental = incremental
         self._lock = threading.Lock()
         self._reset()
 
@@ -307,16 +314,21 @@ class EventTotals:
 
     def update(self, db: Reader) -> None:
         with self._lock:
-            top = int(db.query("SELECT COALESCE(MAX(rowid), 0) FROM events")[0][0])
-            if top < self.last_rowid:
+            if self.incremental:
+                top = int(db.query("SELECT COALESCE(MAX(rowid), 0) FROM events")[0][0])
+                if top < self.last_rowid:
+                    self._reset()
+                if top == self.last_rowid:
+                    return
+                new = "rowid > ? AND rowid <= ?"
+                params: tuple[int, ...] = (self.last_rowid, top)
+            else:
                 self._reset()
-            if top == self.last_rowid:
-                return
+                new, params, top = "1 = 1", (), 0
             for event, set_name, count, ms in db.query(
                 "SELECT event, set_name, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
-                "WHERE rowid > ? AND rowid <= ? AND event IN ('lift', 'clip_end', 'live_end') "
-                "GROUP BY 1, 2",
-                (self.last_rowid, top),
+                f"WHERE {new} AND event IN ('lift', 'clip_end', 'live_end') GROUP BY 1, 2",
+                params,
             ):
                 if event == "lift":
                     self.lifts += count

@@ -17,12 +17,6 @@ Clock = Callable[[], float]
 COOKIE = "kiosk_hub_session"
 
 
-def bearer_matches(authorization: str, token: bytes) -> bool:
-    """Whether an Authorization header is `Bearer <token>` (constant-time compare)."""
-    scheme, _, given = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token)
-
-
 def _digest(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 

@@ -1,6 +1,7 @@
 """The composition root and the main loop: one thread owns the session and runs its effects.
 
-Start order: prompts → mixer → clip library → session → hook switch → audio stream → READY.
+Start order: status lamp and bell → prompts → mixer → clip library → session → hook switch →
+audio stream → READY.
 Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
 only puts events on `queue`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.assets import assets_dir, load_prompts
 from kiosk.audio.mixer import Mixer
 from kiosk.audio.output import AudioOutput
+from kiosk.bell import Bell, RingBell
 from kiosk.clips.library import Library
 from kiosk.clips.schedule import is_eligible
 from kiosk.config import Config
@@ -41,9 +43,17 @@ from kiosk.events import (
     SyncReady,
     Tick,
 )
+from kiosk.fleet.status import BoothStatus, set_version_of
 from kiosk.hook import Debouncer, HookSwitch
+from kiosk.lamp import StatusLamp, look_for
+from kiosk.live.cues import chime
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
+from kiosk.live.link import LiveLink
 from kiosk.session import (
+    Dial,
     Effect,
+    Hangup,
+    LiveSettings,
     Persist,
     Play,
     PrepareNext,
@@ -122,6 +132,14 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
+        self.live: LiveLink | None = None
+        self.live_status = LiveStatus(False, "starting")
+        self.fleet_status = BoothStatus()  # for the fleet thread's heartbeat; replaced whole
+        self._last_lift: float | None = None
+        self._hook_ok = False
+        self._set_version: int | None = None
+        self.lamp: StatusLamp | None = None
+        self.bell: Bell | None = None
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -146,8 +164,13 @@ class Booth:
         hook: HookSwitch | None = None
         library: Library | None = None
         sync: SyncWorker | None = None
+        live: LiveLink | None = None
         self.audio: AudioOutput | None = None
         try:
+            if cfg.status_led.pin is not None:
+                self.lamp = StatusLamp(cfg.status_led, self.pin_factory)
+            if cfg.bell.pin is not None:
+                self.bell = Bell(cfg.bell, self.pin_factory)
             prompts = load_prompts(assets_dir(cfg.assets_dir), rate)
             block = max(1, round(rate * cfg.audio.block_ms / 1000))
             self.mixer = self.mixer_factory(
@@ -161,6 +184,7 @@ class Booth:
                 self.store = SetStore(Path(cfg.state_dir))
                 if self.store.active() is not None:
                     clips_path = self.store.sets / "current"
+                    self._set_version = set_version_of(self.store.active())
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),
@@ -177,10 +201,12 @@ class Booth:
                 prompts["end_tone"],
                 prompts["hang_up"],
                 is_eligible,
+                self._live_settings() if cfg.live.enabled else None,
             )
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
             self._debouncer.off_hook = hook.off_hook()
+            self._hook_ok = True  # the pin is readable
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -193,12 +219,17 @@ class Booth:
             if self.store is not None:
                 sync = self.sync = self._sync_worker(self.store)
                 sync.on_hook.set()
+            if cfg.live.enabled:
+                live = self.live = LiveLink(cfg.live, Path(cfg.state_dir) / "baresip", self.post)
+                live.start()
             self._open_audio(self.clock())
             if sync is not None:
                 sync.start()
             self._loop()
         finally:
             self.notifier.stopping()
+            if live is not None:
+                live.stop()
             if sync is not None:
                 sync.stop()
             if self.audio is not None:
@@ -207,6 +238,10 @@ class Booth:
                 hook.close()
             if library is not None:
                 library.stop()
+            if self.bell is not None:
+                self.bell.close()
+            if self.lamp is not None:
+                self.lamp.close()
 
     def _loop(self) -> None:
         while not self._exit:
@@ -244,10 +279,25 @@ class Booth:
             case _StreamClosed():
                 self._closer = None
                 self.mixer.reset()
-            case SoundFinished() | Prepared():
+            case SoundFinished() | Prepared() | CallAnswered() | CallAudio() | CallClosed():
+                self._feed(event, now)
+            case CallIncoming(peer=peer):
+                # Listen-only: refuse (486). While a dial of ours is open baresip's
+                # call_max_calls 1 refuses it, and a hangup now could end our call instead.
+                if self.live is not None and not self.session.call_open:
+                    log.info("live: refusing an incoming call from %s", peer)
+                    self.live.reject()
+            case LiveStatus(up=up, reason=reason):
+                if event != self.live_status:
+                    self._report({"event": "live_status", "t": now, "up": up, "reason": reason})
+                self.live_status = event
                 self._feed(event, now)
             case Report(fields=fields):
                 self._report(fields)
+            case RingBell():
+                if self.bell is not None:
+                    rang = self.bell.ring(self.wall())
+                    self._report({"event": "bell", "t": now, "rang": rang})
             case SyncReady():
                 self._pending_set = event
                 self._activate_pending(now)
@@ -305,6 +355,7 @@ class Booth:
             self._report({"event": "sync", "t": now, "state": "error", "reason": str(e)})
             return
         self.sync_state, self._sync_reason = "ok", ""
+        self._set_version = ready.version
         if was == ready.folder:
             return
         self.library.clips_path = self.store.sets / "current"
@@ -337,6 +388,22 @@ class Booth:
                     self.library.save()
                 case Report(fields=fields):
                     self._report(fields)
+                case Dial(call=call, uri=uri):
+                    assert self.live is not None
+                    self.live.dial(call, uri)
+                case Hangup(call=call):
+                    assert self.live is not None
+                    self.live.hangup(call)
+
+    def _live_settings(self) -> LiveSettings:
+        live, rate = self.config.live, self.config.audio.rate
+        return LiveSettings(
+            live.monitor_uri,
+            live.answer_timeout,
+            live.continue_,
+            chime("connecting", rate),
+            chime("call_ended", rate),
+        )
 
     def _flush_sinks(self) -> None:
         """One commit per loop turn for sinks that batch (the durable outbox)."""
@@ -350,6 +417,8 @@ class Booth:
                 log.error("event sink %r: %s", sink, e)
 
     def _report(self, fields: dict[str, Any]) -> None:
+        if fields.get("event") == "lift":
+            self._last_lift = self.wall().timestamp()
         for sink in self.sinks:
             try:
                 sink.publish(fields)
@@ -392,6 +461,8 @@ class Booth:
                 return
         elif self._closer is not None:
             return  # a stuck close must let the watchdog fire
+        if self.live is not None and not self.live.healthy():
+            return  # the thread that supervises baresip died: let systemd restart us
         self.notifier.watchdog()
 
     def _audio_failed(self, reason: str, now: float) -> None:
@@ -416,6 +487,8 @@ class Booth:
         status = self.session.status()
         if self.sync_state in ("stale", "error"):
             status += f"; content {self.sync_state}, playing the last good set"
+        if self.live is not None and not self.live_status.up:
+            status += f"; live calls unavailable ({self.live_status.reason})"
         playing = self.session.playing
         clip = playing.clip if playing is not None else None
         snap = Snapshot(
@@ -427,3 +500,19 @@ class Booth:
         if snap != self.snapshot:
             self.snapshot = snap
             self.notifier.status(status)
+        fleet = BoothStatus(
+            self.library.clipset.name,
+            self._set_version,
+            self.sync_state,
+            self._sync_reason,
+            self._last_lift,
+            self.audio is not None and self.audio.is_open and self._retry_at is None,
+            self._hook_ok,
+        )
+        if fleet != self.fleet_status:
+            self.fleet_status = fleet
+        if self.lamp is not None:
+            audio_ok = self.session.audio_ok and self._retry_at is None
+            self.lamp.show(
+                look_for(self._readied, audio_ok, self.session.off_hook, self.sync_state)
+            )

@@ -1,16 +1,17 @@
-"""The `kiosk` command line: run, simulate, check-config."""
+"""The `kiosk` command line: run, simulate, check-config, sync, selftest."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import SITE_CONFIG, Config, load_config
 from kiosk.errors import ConfigError
@@ -19,6 +20,8 @@ from kiosk.systemd import Notifier, setup_logging
 
 if TYPE_CHECKING:
     from kiosk.app import Booth
+    from kiosk.fleet.worker import FleetWorker
+    from kiosk.simulate import SimulatedHook
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -33,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", nargs="?", type=Path, help=f"default {SITE_CONFIG}")
     sync = sub.add_parser("sync", help="one content sync now: fetch, verify, stage, activate")
     sync.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    enr = sub.add_parser("enroll", help="join the fleet: a one-time token from the hub's admin")
+    enr.add_argument("--hub", required=True, help="the hub's URL, e.g. https://hub.example.com")
+    enr.add_argument("--token", required=True, help="from `kiosk-admin booth add`")
+    enr.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test = sub.add_parser("selftest", help="check the hardware, network and storage, item by item")
+    test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
+    test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
+    test.add_argument("--unattended", action="store_true", help="skip what needs a person")
+    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -53,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         return _run(config)
     if args.command == "sync":
         return _sync_once(config)
+    if args.command == "enroll":
+        from kiosk.fleet.enroll import enroll_command
+
+        return enroll_command(Path(config.state_dir), args.hub, args.token)
+    if args.command == "selftest":
+        from kiosk.selftest.run import Limits, selftest_command
+
+        limits = Limits(hook_timeout_s=args.hook_timeout)
+        return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless)
 
 
@@ -67,17 +88,51 @@ def _check_config(file: Path | None) -> int:
 
 
 def _run(config: Config) -> int:
+    try:
+        with _booth(config, [LogSink()]) as booth:
+            _stop_on_signals(booth.request_stop)
+            return _run_booth(booth, config)
+    except ConfigError as e:  # a damaged fleet.json
+        print("\n".join(e.problems), file=sys.stderr)
+        return EX_CONFIG
+
+
+@contextlib.contextmanager
+def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> Iterator[Booth]:
+    """The booth with its durable event queue and, once enrolled, the fleet thread uploading it."""
     from kiosk.app import Booth
     from kiosk.outbox import Outbox
 
-    # Every event is queued durably for the hub (fleet features upload it).
-    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3")
-    booth = Booth(config, [LogSink(), outbox], Notifier())
-    _stop_on_signals(booth.request_stop)
+    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
     try:
-        return _run_booth(booth, config)
+        booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
+        fleet = _fleet_worker(config, booth, outbox.path)
+        if fleet is not None:
+            fleet.start()
+        try:
+            yield booth
+        finally:
+            if fleet is not None:
+                fleet.stop()
     finally:
         outbox.close()
+
+
+def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | None:
+    """The fleet thread if `<state_dir>/fleet.json` exists (`kiosk enroll`)."""
+    from kiosk.fleet import identity
+    from kiosk.fleet.client import HubClient, HubLimits
+    from kiosk.fleet.worker import FleetWorker
+
+    state_dir = Path(config.state_dir)
+    me = identity.load(state_dir)
+    if me is None:
+        return None
+    log.info("enrolled with %s as booth %s", me.hub, me.booth_id)
+    limits = HubLimits(config.fleet.timeout_s, config.fleet.timeout_s)
+    return FleetWorker(
+        HubClient(me, limits), outbox, config.fleet, lambda: booth.fleet_status, state_dir
+    )
 
 
 def _run_booth(booth: Booth, config: Config) -> int:
@@ -149,19 +204,23 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
 def _simulate(config: Config, headless: bool) -> int:
     from gpiozero.pins.mock import MockFactory
 
-    from kiosk.app import Booth
-    from kiosk.simulate import SimulatedHook, run_headless, start_booth
+    from kiosk.simulate import SimulatedHook, run_headless
 
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
     sinks: list[EventSink] = [LogSink()]
     if headless:
         sinks.append(JsonLinesSink(sys.stdout))
-    booth = Booth(config, sinks, Notifier(), pin_factory=factory)
-    _stop_on_signals(booth.request_stop)
-    if headless:
-        return run_headless(booth, hook, sys.stdin)
+    with _booth(config, sinks, factory) as booth:
+        _stop_on_signals(booth.request_stop)
+        if headless:
+            return run_headless(booth, hook, sys.stdin)
+        return _simulate_window(booth, hook)
+
+
+def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
     from kiosk.screen import run_screen
+    from kiosk.simulate import start_booth
 
     thread = start_booth(booth)
     off_hook = False

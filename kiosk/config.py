@@ -10,13 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
-from kiosk.schema import Builder, limits
+from kiosk.schema import Builder, limits, yaml_key
 from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
 
 SITE_CONFIG = Path("/etc/kiosk/kiosk.yaml")
 # Hard ceiling on receiver gain: a handset is pressed to an ear, so no config may go louder.
 GAIN_CEILING_DB = 6.0
+
+
+def _sip_uri(value: str) -> str | None:
+    if value and not value.startswith(("sip:", "sips:")):
+        return f'expected a SIP URI (sip:user@host), got "{value}"'
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,75 @@ class SyncConfig:
     deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
 
 
+def _sip_word(value: str) -> str | None:
+    # baresip's account line has no quoting: these would end the field or the line.
+    bad = sorted({c for c in value if c in ';<>",\\' or c.isspace()})
+    return f"must not contain {' '.join(map(repr, bad))}" if bad else None
+
+
+@dataclass(frozen=True)
+class LiveAccountConfig:
+    """The SIP identity the booth dials with (digest auth; registers if `registrar` is set)."""
+
+    user: str = field(default="booth", metadata=limits(check=_sip_word))
+    password: str = field(default="", metadata=limits(check=_sip_word))
+    # e.g. pbx.example.com or 10.0.0.5:5060; "" = no registration
+    registrar: str = field(default="", metadata=limits(check=_sip_word))
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Live calls: baresip dials a listen-only monitor extension (see README, Live calls)."""
+
+    enabled: bool = False
+    monitor_uri: str = field(default="", metadata=limits(check=_sip_uri))
+    account: LiveAccountConfig = field(default_factory=LiveAccountConfig)
+    answer_timeout: float = field(default=1.5, metadata=limits(0.2, 30))  # seconds
+    continue_: bool = field(default=False, metadata=yaml_key("continue"))
+    codecs: tuple[Literal["pcmu", "pcma", "g722", "opus"], ...] = ("pcmu", "pcma")
+    net_interface: str = "127.0.0.1"  # interface name or IP address SIP and RTP bind to
+    sip_port: int = field(default=5060, metadata=limits(1, 65535))
+    ctrl_port: int = field(default=4444, metadata=limits(1, 65535))  # on 127.0.0.1 only
+    player_device: str = "default"  # ALSA PCM baresip plays into (dmix, shared with clips)
+    jitter_ms: int = field(default=20, metadata=limits(20, 500))
+    ptime_ms: int = field(default=10, metadata=limits(5, 40))  # baresip's ALSA period
+    rtp_timeout_s: int = field(default=5, metadata=limits(1, 60))
+    baresip: str = "baresip"  # the binary
+    retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """Heartbeats and event uploads to the hub, once enrolled (`kiosk enroll`)."""
+
+    heartbeat_interval: float = field(default=60.0, metadata=limits(5, 86400))  # seconds
+    upload_interval: float = field(default=10.0, metadata=limits(0.01, 3600))  # seconds
+    batch_size: int = field(default=500, metadata=limits(1, 1000))  # events per upload
+    max_events: int = field(default=50_000, metadata=limits(100, 10_000_000))  # queue bound
+    retry_max_s: float = field(default=300.0, metadata=limits(1, 86400))
+    timeout_s: float = field(default=20.0, metadata=limits(1, 600))
+
+
+@dataclass(frozen=True)
+class StatusLedConfig:
+    """The optional status lamp (README: "Status lamp"); no pin, no lamp."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    pwm: bool = False  # a PWMLED (dimmable) instead of an on/off LED
+
+
+@dataclass(frozen=True)
+class BellConfig:
+    """The optional bell that draws people in when a live call starts; no pin, no bell."""
+
+    pin: int | None = field(default=None, metadata=limits(0, 27))
+    quiet_hours: tuple[str, ...] = field(
+        default=("20:00-08:00",), metadata=limits(check=check_dayparts)
+    )
+    ring_s: float = field(default=2.0, metadata=limits(0.1, 30))
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
@@ -74,6 +150,10 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
+    bell: BellConfig = field(default_factory=BellConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"
@@ -102,6 +182,24 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 def _build(doc: YamlDoc) -> Config:
     builder = Builder(doc)
     config = builder.build(Config, doc.data)
+    if config is not None and config.live.enabled and not config.live.monitor_uri:
+        builder.fail(("live", "monitor_uri"), "required when live.enabled is true")
+    if config is not None and config.live.ctrl_port - config.live.sip_port in (0, 1):
+        message = "must differ from sip_port and sip_port + 1 (baresip's SIP over TLS)"
+        builder.fail(("live", "ctrl_port"), message)
+    if config is not None:
+        _check_pins(builder, config)
     if builder.problems or config is None:
         raise ConfigError(builder.problems or [f"{doc.file}: invalid config"])
     return config
+
+
+def _check_pins(builder: Builder, config: Config) -> None:
+    """The hook, the status lamp and the bell each need a GPIO pin of their own."""
+    owner = {config.hook.pin: "hook.pin"}
+    for section, pin in (("status_led", config.status_led.pin), ("bell", config.bell.pin)):
+        if pin is None:
+            continue
+        if pin in owner:
+            builder.fail((section, "pin"), f"GPIO{pin} is already {owner[pin]}")
+        owner[pin] = f"{section}.pin"

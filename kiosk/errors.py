@@ -28,3 +28,7 @@ class DecodeError(KioskError, ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class LiveError(KioskError, OSError):
+    """baresip could not be started or its control connection broke."""

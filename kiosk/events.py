@@ -8,7 +8,8 @@ from typing import Literal
 
 from kiosk.clips.clipset import Clip
 
-SoundKind = Literal["clip", "no_stories", "end_tone", "hang_up"]
+# "connecting" and "call_ended" are the live-call cues (kiosk/live).
+SoundKind = Literal["clip", "no_stories", "end_tone", "hang_up", "connecting", "call_ended"]
 
 
 @dataclass(frozen=True, eq=False)

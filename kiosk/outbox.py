@@ -4,27 +4,38 @@ SQLite in WAL mode under the state directory. Events are buffered by `publish()`
 by `flush()` in one transaction per main-loop turn (never one write per audio block). A commit
 survives a killed process; with `synchronous=NORMAL` a power cut can lose at most the last
 commits, never the file. Each event carries a client-made id so the hub can store it once.
-The queue is bounded: past `max_events` the oldest are dropped and counted.
+The queue is bounded: past `max_events` the oldest are dropped and counted. Each record gets
+`at`, the booth's wall clock (Unix s) when it entered the queue.
+
+Threads: the main loop owns one Outbox (publish, flush); the fleet thread opens its own on the
+same file (batch, ack, checkpoint): WAL lets the two connections work side by side, and every
+write is one short IMMEDIATE transaction. Its checkpoint fsyncs the WAL off the main loop, so a
+power cut loses at most what was committed since the fleet thread's last pass.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,  -- no AUTOINCREMENT: it rewrites sqlite_sequence per commit
     id TEXT NOT NULL UNIQUE,
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
 """
+
+
+_SYNCHRONOUS = {"NORMAL": "NORMAL", "FULL": "FULL"}
 
 
 @dataclass(frozen=True)
@@ -35,21 +46,37 @@ class Queued:
 
 
 class Outbox:
-    """Owned by the main loop thread (publish, flush); `batch`/`ack` by the same thread."""
+    """One connection, used by one thread: the main loop's (publish, flush) or the fleet
+    thread's (batch, ack, checkpoint)."""
 
-    def __init__(self, path: Path, max_events: int = 50_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_events: int = 50_000,
+        wall: Callable[[], float] = time.time,
+        synchronous: str = "NORMAL",
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_events = max_events
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self.wall = wall
+        # Made by whoever builds the booth, then used by one thread at a time: the booth's loop
+        # (the simulator runs it on a thread of its own).
+        self._db = sqlite3.connect(
+            path, isolation_level=None, timeout=10.0, check_same_thread=False
+        )
+        # New files only: 1 KiB pages cut the bytes each small commit writes to the WAL by
+        # about 3x (bench/fleet_booth.py).
+        self._db.execute("PRAGMA page_size=1024")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
         self._db.executescript(SCHEMA)
         self._pending: list[tuple[str, str]] = []
 
     def publish(self, record: dict[str, Any]) -> None:
-        """Buffer one event with a fresh id; `flush()` makes it durable."""
-        self._pending.append((uuid.uuid4().hex, json.dumps(record, separators=(",", ":"))))
+        """Buffer one event with a fresh id and its wall-clock time; `flush()` makes it durable."""
+        stamped = {**record, "at": self.wall()}
+        self._pending.append((uuid.uuid4().hex, json.dumps(stamped, separators=(",", ":"))))
 
     def flush(self) -> int:
         """Commit buffered events in one transaction; returns how many."""
@@ -66,15 +93,13 @@ class Outbox:
     def _commit(self, rows: list[tuple[str, str]]) -> None:
         with self._transaction():
             self._db.executemany("INSERT INTO events (id, body) VALUES (?, ?)", rows)
-            (count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
-            excess = count - self.max_events
-            if excess > 0:
+            # Keep the newest `max_events` seq numbers: two index seeks, where COUNT(*) would
+            # read the whole queue on every commit once full (1.7 ms at 50,000 on a PC).
+            (newest,) = self._db.execute("SELECT MAX(seq) FROM events").fetchone()
+            cur = self._db.execute("DELETE FROM events WHERE seq <= ?", (newest - self.max_events,))
+            if cur.rowcount > 0:
                 self._db.execute(
-                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)",
-                    (excess,),
-                )
-                self._db.execute(
-                    "UPDATE counters SET value = value + ? WHERE name = 'dropped'", (excess,)
+                    "UPDATE counters SET value = value + ? WHERE name = 'dropped'", (cur.rowcount,)
                 )
 
     def batch(self, limit: int = 500) -> list[Queued]:
@@ -88,6 +113,18 @@ class Outbox:
         """The hub stored everything up to `up_to_seq`: forget it."""
         with self._transaction():
             self._db.execute("DELETE FROM events WHERE seq <= ?", (up_to_seq,))
+
+    def ack_ids(self, ids: Sequence[str]) -> None:
+        """The hub holds (or refused for good) these events: forget them."""
+        with self._transaction():
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
+
+    def checkpoint(self) -> None:
+        """Fsync the WAL and copy it into the database (PASSIVE: never waits for the writer)."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def dropped(self) -> int:
         (value,) = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()

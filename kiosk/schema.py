@@ -1,7 +1,8 @@
 """Build frozen dataclasses from parsed YAML, collecting every problem with file:line: key.
 
 Field constraints live in `dataclasses.field(metadata=...)`: `min`, `max` (inclusive) and
-`check`, a function returning an error text or None.
+`check`, a function returning an error text or None; `key` spells a YAML key that is not a
+valid Python name (e.g. `continue`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def limits(
     return {"min": lo, "max": hi, "check": check}
 
 
+def yaml_key(key: str) -> dict[str, Any]:
+    """Metadata for a field whose YAML key is `key` (a Python keyword, say)."""
+    return {"key": key}
+
+
 class Builder:
     """Walks a YamlDoc against a dataclass type; `problems` collects every error."""
 
@@ -46,7 +52,10 @@ class Builder:
             self.fail(path, f"expected a mapping, got {_show(data)}")
             return None
         hints = get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        fields = {
+            f.metadata.get("key", f.name): f
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        }
         for key in data:
             if key not in fields:
                 near = difflib.get_close_matches(str(key), list(fields), n=1)
@@ -61,11 +70,11 @@ class Builder:
                     self.fail(sub, "required key is missing")
                     ok = False
                 continue
-            value = self.convert(hints[name], data[name], sub, dict(f.metadata))
+            value = self.convert(hints[f.name], data[name], sub, dict(f.metadata))
             if value is _BAD:
                 ok = False
             else:
-                values[name] = value
+                values[f.name] = value
         return cls(**values) if ok else None
 
     def convert(self, hint: Any, raw: Any, path: KeyPath, meta: dict[str, Any]) -> Any:
@@ -74,6 +83,8 @@ class Builder:
         value = self._convert_type(hint, raw, path, _range(lo, hi))
         if value is _BAD:
             return _BAD
+        if value is None:  # an optional key left empty: nothing to range-check
+            return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.fail(path, f"expected {_describe(hint)} {_range(lo, hi)}, got {_show(raw)}")
             return _BAD
@@ -140,6 +151,8 @@ _BAD: Any = _Bad()
 
 
 def _describe(hint: Any) -> str:
+    if get_origin(hint) in (types.UnionType, typing.Union):  # X | None: describe X
+        return _describe(next(a for a in get_args(hint) if a is not type(None)))
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if hint is dt.date:
         return "a date (YYYY-MM-DD)"

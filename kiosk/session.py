@@ -9,6 +9,14 @@
     any off-hook state ──offhook_timeout──▶ PROMPT ──done──▶ DONE
     any off-hook state ──hang-up──▶ IDLE
 
+With live calls (`live` set and baresip up), a lift dials instead of playing a clip:
+
+    IDLE ──lift──▶ CONNECTING (the "connecting" cue plays; Dial)
+    CONNECTING ──RTP flows──▶ LIVE (the cue fades out; baresip plays the call)
+    CONNECTING ──rejected / answer_timeout / baresip down──▶ clips (after the cue, if it plays)
+    LIVE ──far end hangs up──▶ the "call ended" cue, then CONNECTING (live.continue) or clips
+    LIVE ──hang-up / offhook_timeout──▶ Hangup, then as above
+
 `handle()` takes an event with the monotonic time and the local wall time, and returns the
 effects for the main loop to carry out, in order.
 """
@@ -35,6 +43,7 @@ from kiosk.events import (
     SoundFinished,
     Tick,
 )
+from kiosk.live.events import CallAnswered, CallAudio, CallClosed, LiveStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,8 @@ class State(StrEnum):
     END_TONE = "end_tone"
     PROMPT = "prompt"
     DONE = "done"
+    CONNECTING = "connecting"
+    LIVE = "live"
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,23 @@ class Report:
     fields: dict[str, Any]
 
 
-Effect = Play | Stop | PrepareNext | Persist | Report
+@dataclass(frozen=True)
+class Dial:
+    """Ask baresip to call `uri`; its events come back tagged with `call`."""
+
+    call: int
+    uri: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """Send BYE (or CANCEL) for dial number `call`; baresip stops playing at once."""
+
+    call: int
+
+
+Effect = Play | Stop | PrepareNext | Persist | Report | Dial | Hangup
+CUES = ("connecting", "call_ended")
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,17 @@ class SessionConfig:
     pause_s: float
     max_clips_per_lift: int
     offhook_timeout_s: float
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """The `live:` keys the session needs, and the two cues (Sounds of kind CUES)."""
+
+    uri: str
+    answer_timeout_s: float
+    continue_: bool
+    connecting: Sound
+    call_ended: Sound
 
 
 class Session:
@@ -95,8 +133,16 @@ class Session:
         end_tone: Sound,
         hang_up: Sound,
         eligible: Callable[[Clip, dt.datetime], bool],
+        live: LiveSettings | None = None,
     ) -> None:
         self.config = config
+        self.live = live
+        self.live_up = False
+        self.call = 0  # number of the latest dial
+        self.call_open = False  # that dial has not ended yet
+        self.dialed_at = 0.0
+        self.answered = False  # that dial got a 200 OK
+        self.live_since: float | None = None  # when its audio started
         self.end_tone = end_tone
         self.hang_up = hang_up
         self.eligible = eligible
@@ -123,12 +169,20 @@ class Session:
         times = [] if self.prompted else [self.lifted_at + self.config.offhook_timeout_s]
         if self.state is State.PAUSE and self.pause_until is not None:
             times.append(self.pause_until)
+        if self.state is State.CONNECTING and self.call_open and self.live is not None:
+            times.append(self.dialed_at + self.live.answer_timeout_s)
         return min(times, default=None)
 
     def status(self) -> str:
         """Human status for systemd's STATUS= and the screen."""
         if not self.audio_ok:
             return "audio error: retrying"
+        if self.state is State.LIVE:
+            return "live call"
+        if self.playing is not None and self.playing.kind in CUES:
+            return (
+                "connecting to a live call" if self.state is State.CONNECTING else "live call ended"
+            )
         if self.state is State.PLAYING and self.playing is not None:
             clip = self.playing.clip
             return f"playing: {clip.title}" if clip else "playing: no stories"
@@ -155,7 +209,23 @@ class Session:
         match event:
             case Lifted(t=t) if self.state is State.IDLE:
                 self.lifted_at, self.clips_this_lift, self.prompted = t, 0, False
-                return [Report({"event": "lift", "t": t}), *self._next(now, wall)]
+                lift: list[Effect] = [Report({"event": "lift", "t": t})]
+                if self.live is not None and self.live_up and self.audio_ok:
+                    self.playing, self.started_at = self.live.connecting, now
+                    return [*lift, Play(self.live.connecting), *self._dial(now)]
+                return [*lift, *self._next(now, wall)]
+            case CallAudio(call=call) if self._current(call) and self.state is State.CONNECTING:
+                return self._live_start(now)
+            case CallAnswered(call=call) if self._current(call):
+                self.answered = True  # audible only once RTP flows (CallAudio)
+                return []
+            case CallClosed(call=call, reason=reason) if self._current(call):
+                return self._call_closed(reason, now, wall)
+            case LiveStatus(up=up, reason=reason):
+                self.live_up = up
+                if not up and self.call_open:
+                    return self._call_closed(reason or "baresip unavailable", now, wall)
+                return []
             case HungUp(t=t) if self.state is not State.IDLE:
                 return self._hang_up(t)
             case Prepared(sound=sound):
@@ -185,18 +255,84 @@ class Session:
                 return []
         return []
 
+    # -- live calls ----------------------------------------------------------------------
+    def _current(self, call: int) -> bool:
+        return call == self.call and self.call_open
+
+    def _dial(self, now: float) -> list[Effect]:
+        assert self.live is not None
+        self.call += 1
+        self.call_open, self.dialed_at, self.live_since = True, now, None
+        self.answered = False
+        self.state = State.CONNECTING
+        return [Dial(self.call, self.live.uri)]
+
+    def _live_start(self, now: float) -> list[Effect]:
+        assert self.live is not None
+        self.state, self.live_since = State.LIVE, now
+        effects: list[Effect] = []
+        if self.playing is not None:
+            effects.append(Stop())  # the cue gives way to the call
+            self.playing = None
+        effects.append(Report({"event": "live_start", "t": now, "uri": self.live.uri}))
+        return effects
+
+    def _end_call(self, reason: str, now: float, hang_up: bool) -> list[Effect]:
+        """Close the current dial: Hangup if we end it, and its `live_end`."""
+        if not self.call_open or self.live is None:
+            return []
+        self.call_open = False
+        since = self.live_since
+        listened = 0 if since is None else round((now - since) * 1000)
+        self.live_since = None
+        effects: list[Effect] = [Hangup(self.call)] if hang_up else []
+        report = {"event": "live_end", "t": now, "listened_ms": listened, "reason": reason}
+        effects.append(Report({**report, "uri": self.live.uri}))
+        return effects
+
+    def _call_closed(self, reason: str, now: float, wall: dt.datetime) -> list[Effect]:
+        assert self.live is not None
+        was_live = self.state is State.LIVE
+        effects = self._end_call(reason, now, hang_up=False)
+        if not was_live:
+            return effects + self._fall_back(now, wall)
+        # The support call ended: a short cue, then the next live call or clips.
+        cue = self.live.call_ended
+        self.playing, self.started_at = cue, now
+        effects.append(Play(cue))
+        if self.live.continue_ and self.live_up:
+            return effects + self._dial(now)
+        self.state = State.PLAYING
+        return effects
+
+    def _fall_back(self, now: float, wall: dt.datetime) -> list[Effect]:
+        """To clips: at once, or when the cue that plays has finished."""
+        if self.playing is not None and self.playing.kind in CUES:
+            self.state = State.PLAYING
+            return []
+        return self._next(now, wall)
+
     def _tick(self, now: float, wall: dt.datetime) -> list[Effect]:
         if self.state is State.IDLE:
             return []
         if not self.prompted and now >= self.lifted_at + self.config.offhook_timeout_s:
             return self._prompt_hang_up(now)
+        if (
+            self.state is State.CONNECTING
+            and self.call_open
+            and self.live is not None
+            and now >= self.dialed_at + self.live.answer_timeout_s
+        ):
+            reason = "no RTP" if self.answered else "no answer"
+            return self._end_call(reason, now, hang_up=True) + self._fall_back(now, wall)
         if self.state is State.PAUSE and self.pause_until is not None and now >= self.pause_until:
             self.pause_until = None
             return self._next(now, wall)
         return []
 
     def _prompt_hang_up(self, now: float) -> list[Effect]:
-        effects = self._end_clip(now, finished=False)
+        effects = self._end_call("offhook_timeout", now, hang_up=True)
+        effects += self._end_clip(now, finished=False)
         if self.playing is not None:
             effects.append(Stop())
         self.prompted, self.pause_until = True, None
@@ -239,6 +375,9 @@ class Session:
     def _finished(self, sound: Sound, now: float, wall: dt.datetime) -> list[Effect]:
         effects = self._end_clip(now, finished=True)
         self.playing = None
+        if sound.kind in CUES:
+            # Still connecting: silence until the call's audio or answer_timeout.
+            return [] if self.state is State.CONNECTING else self._next(now, wall)
         if sound.kind == "clip":
             self.clips_this_lift += 1
             if self.clips_this_lift >= self.config.max_clips_per_lift:
@@ -273,7 +412,8 @@ class Session:
         ]
 
     def _hang_up(self, t: float) -> list[Effect]:
-        effects = self._end_clip(t, finished=False)
+        effects = self._end_call("hangup", t, hang_up=True)
+        effects += self._end_clip(t, finished=False)
         if self.playing is not None:
             effects.append(Stop())
         held_ms = round((t - self.lifted_at) * 1000)

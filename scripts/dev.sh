@@ -3,7 +3,7 @@
 #   scripts/dev.sh simulate [ARGS...]   the simulator window on the bundled sample set
 #   scripts/dev.sh headless [ARGS...]   the simulator with commands on stdin, JSON on stdout
 #   scripts/dev.sh test [PYTEST ARGS...] ruff, mypy and the whole test suite
-#   scripts/dev.sh bench                 the benchmarks in bench/
+#   scripts/dev.sh bench                 the benchmarks in bench/ (bench live: live calls only)
 # Works on a fresh Debian 12 / Raspberry Pi OS Bookworm machine, as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ shift || true
 
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev libportaudio2
   libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd
-  nginx curl chromium chromium-driver)
+  nginx curl postgresql openssl baresip-core sip-tester chromium chromium-driver)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()
@@ -49,7 +49,9 @@ start_local_hub() {
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  .venv/bin/kiosk-admin --hub "http://127.0.0.1:$port" --token "$(.venv/bin/kiosk-hub token --data "$data")" \
+  hub_url="http://127.0.0.1:$port"
+  admin_token=$(.venv/bin/kiosk-hub token --data "$data")
+  .venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
     --keys "$data/admin-keys" publish assets/sample-set --set sample >&2
   cat >"$data/booth.yaml" <<YAML
 state_dir: $PWD/$data/booth
@@ -60,8 +62,17 @@ sync:
   root: $PWD/$data/repo/metadata/1.root.json
   set: sample
   interval: 30
+fleet:
+  heartbeat_interval: 15
+  upload_interval: 2
 YAML
   .venv/bin/kiosk sync --config "$data/booth.yaml" >&2
+  # The simulated booth joins the local hub's fleet: its lifts and heartbeats reach the hub.
+  if [ ! -f "$data/booth/fleet.json" ]; then
+    enroll_token=$(.venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
+      booth add --group lobby --name simulator)
+    .venv/bin/kiosk enroll --hub "$hub_url" --token "$enroll_token" --config "$data/booth.yaml" >&2
+  fi
 }
 
 case "$job" in
@@ -73,6 +84,9 @@ case "$job" in
     .venv/bin/mypy
     exec .venv/bin/pytest "$@"
     ;;
-  bench) exec .venv/bin/python -m bench "$@" ;;
+  bench)
+    if [ "${1:-}" = live ]; then shift; exec .venv/bin/python -m bench.live "$@"; fi
+    exec .venv/bin/python -m bench "$@"
+    ;;
   *) echo "usage: scripts/dev.sh simulate|headless|test|bench [ARGS...]" >&2; exit 64 ;;
 esac

@@ -338,6 +338,11 @@ def make_prompts(out: Path) -> list[Path]:
         "end-tone.ogg": peak_normalise(chime([g5, e5, c5], 0.3, 1.2, 0.25), TONE_PEAK_DBFS),
         "connecting.ogg": peak_normalise(voice("Connecting you to a live call."), SPEECH_PEAK_DBFS),
         "test-tone.ogg": sine(1000.0, 1.0, TONE_PEAK_DBFS, 0.010),
+        # `kiosk selftest` plays it after the test tone (kiosk/selftest/sound.py quotes it).
+        "self-test.ogg": peak_normalise(
+            voice("This is the booth's self test. If you can hear this voice, the receiver works."),
+            SPEECH_PEAK_DBFS,
+        ),
     }
     written: list[Path] = []
     for name, audio in prompts.items():

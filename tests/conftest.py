@@ -11,6 +11,7 @@ from tests.audio_rig import AlsaFileCapture, PulseSink
 from tests.content import Publisher, close_syncers
 from tests.hubproc import HubProcess, init_hub_data
 from tests.nginx import Nginx
+from tests.postgres import Postgres
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +51,10 @@ def _close_syncers() -> Iterator[None]:
     """HTTP sessions opened by tests.content.booth_syncer are closed after each test."""
     yield
     close_syncers()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """Debian's PostgreSQL on a private unix socket, stopped after the session."""
+    with Postgres() as server:
+        yield server

@@ -28,12 +28,17 @@ def init_hub_data(data: Path, keys: Path) -> Path:
 
 class HubProcess:
     def __init__(
-        self, data: Path, token: str = "test-admin-token", module: str = "hub.cli"
+        self,
+        data: Path,
+        token: str = "test-admin-token",
+        env: dict[str, str] | None = None,
+        module: str = "hub.cli",
     ) -> None:
         """`module` is run as `python -m MODULE serve --data DATA --port PORT`."""
         self.data = data
         self.module = module
         self.token = token
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -52,7 +57,7 @@ class HubProcess:
                     "--port",
                     str(self.port),
                 ],
-                env={**os.environ, "KIOSK_HUB_ADMIN_TOKEN": self.token},
+                env={**os.environ, **self.env, "KIOSK_HUB_ADMIN_TOKEN": self.token},
                 stdout=log,
                 stderr=log,
             )

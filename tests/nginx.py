@@ -22,11 +22,13 @@ def free_port() -> int:
 class Nginx:
     """`nginx -g 'daemon off;'` with a private config; `url` is its root."""
 
-    def __init__(self, root: Path, work: Path) -> None:
+    def __init__(self, root: Path, work: Path, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files to serve https instead of http."""
         self.root = root
         self.work = work
+        self.tls = tls
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Nginx:
@@ -34,6 +36,13 @@ class Nginx:
         self.work.mkdir(parents=True, exist_ok=True)
         user = "user root;" if os.geteuid() == 0 else ""
         conf = self.work / "nginx.conf"
+        listen = f"listen 127.0.0.1:{self.port};"
+        if self.tls is not None:
+            cert, key = self.tls
+            listen = (
+                f"listen 127.0.0.1:{self.port} ssl; ssl_certificate {cert}; "
+                f"ssl_certificate_key {key};"
+            )
         conf.write_text(
             f"""{user}
 worker_processes 1;
@@ -51,7 +60,7 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     server {{
-        listen 127.0.0.1:{self.port};
+        {listen}
         root {self.root};
         location / {{ try_files $uri =404; }}
     }}

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from kiosk.admin import booths
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     asg.add_argument("set_name", metavar="set")
     rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
     rot.add_argument("role", choices=("targets", "snapshot", "timestamp"))
+    booths.add_parser(sub)
     args = parser.parse_args(argv)
     keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
     try:
@@ -74,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "init":
                 return _init(repo, keys, online)
             return _rotate(repo, keys, online, args.role)
+        if args.command == "booth":
+            if not args.hub or not args.token:
+                raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
+            return booths.run(args, booths.BoothApi(args.hub, args.token))
         dest = _destination(args, keys, online)
         match args.command:
             case "publish":

@@ -25,7 +25,7 @@ def _check_file(name: str) -> str | None:
     return None
 
 
-def _check_dayparts(parts: tuple[str, ...]) -> str | None:
+def check_dayparts(parts: tuple[str, ...]) -> str | None:
     bad = [p for p in parts if not _DAYPART.match(p)]
     return f'expected "HH:MM-HH:MM" ranges, got {bad}' if bad else None
 
@@ -45,7 +45,7 @@ class Clip:
     weight: float = field(default=1.0, metadata=limits(0.01, 100))
     not_before: dt.date | None = None
     expires: dt.date | None = None
-    dayparts: tuple[str, ...] = field(default=(), metadata=limits(check=_check_dayparts))
+    dayparts: tuple[str, ...] = field(default=(), metadata=limits(check=check_dayparts))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,13 @@ def is_eligible(clip: Clip, now: dt.datetime) -> bool:
         return False
     if clip.expires is not None and today > clip.expires:
         return False
-    if not clip.dayparts:
-        return True
+    return not clip.dayparts or in_dayparts(clip.dayparts, now)
+
+
+def in_dayparts(parts: tuple[str, ...], now: dt.datetime) -> bool:
+    """True if local wall time `now` falls in any "HH:MM-HH:MM" range of `parts`."""
     minute = now.hour * 60 + now.minute
-    return any(_in_daypart(part, minute) for part in clip.dayparts)
+    return any(_in_daypart(part, minute) for part in parts)
 
 
 def _in_daypart(part: str, minute: int) -> bool:

@@ -72,3 +72,18 @@ def test_every_flushed_event_survives_kill_9(tmp_path: Path) -> None:
     box.close()
     assert numbers[:committed] == list(range(committed))  # nothing flushed is lost
     assert numbers == list(range(len(numbers)))  # nothing doubled, no gaps
+
+
+def test_wall_clock_stamp_and_ack_by_id_from_a_second_connection(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", wall=lambda: 1234.5)
+    for i in range(3):
+        box.publish({"event": "lift", "n": i})
+    box.flush()
+    reader = Outbox(tmp_path / "o.sqlite3")  # the fleet thread's own connection
+    batch = reader.batch()
+    assert [q.record["at"] for q in batch] == [1234.5] * 3
+    reader.ack_ids([batch[0].id, batch[2].id])
+    reader.checkpoint()
+    assert [q.record["n"] for q in box.batch()] == [1]
+    reader.close()
+    box.close()

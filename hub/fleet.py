@@ -1,0 +1,128 @@
+"""The fleet API (an APIRouter mounted by hub/app.py).
+
+POST  /api/v1/enroll                 {"token"} or bearer → {"booth_id", "credential", ...}
+                                     401 unknown token, 410 used or expired
+POST  /api/v1/heartbeat              booth: the heartbeat JSON → {"server_time", ...}
+POST  /api/v1/events                 booth: {"events": [{"id", "record"}]}
+                                     → {"acked": [ids], "new": n, "rejected": {id: reason}}
+POST  /api/v1/booths                 admin: {"group", "name"} → one-time {"token", ...}
+GET   /api/v1/booths                 admin: every booth, with "offline"
+GET   /api/v1/booths/{id}            admin
+PATCH /api/v1/booths/{id}            admin: {"name"} and/or {"group"}
+POST  /api/v1/booths/{id}/revoke     admin: its credential gets 401 from now on
+GET   /api/v1/enrollments            admin: unused, unexpired tokens (never the token itself)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from hub.auth import Principal, bearer, require_admin, require_booth
+from hub.fleetstore import ENROLLMENT_TTL_S, EnrollmentRefused, FleetStore
+
+MAX_BATCH = 1000
+MAX_HEARTBEAT_BYTES = 64 * 1024
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
+
+Admin = Annotated[Principal, Depends(require_admin)]
+Booth = Annotated[Principal, Depends(require_booth)]
+
+
+class EnrollIn(BaseModel):
+    token: str = Field(default="", max_length=200)
+
+
+class BoothIn(BaseModel):
+    group: str = Field(pattern=_NAME)
+    name: str = Field(default="", pattern=r"^$|" + _NAME)
+    ttl_s: float = Field(default=ENROLLMENT_TTL_S, gt=0, le=365 * 86400)
+
+
+class BoothPatch(BaseModel):
+    name: str | None = Field(default=None, pattern=_NAME)
+    group: str | None = Field(default=None, pattern=_NAME)
+
+
+class EventIn(BaseModel):
+    id: str = Field(pattern=r"^[0-9a-f-]{8,64}$")
+    record: dict[str, Any]
+
+
+class EventsIn(BaseModel):
+    events: list[EventIn] = Field(max_length=MAX_BATCH)
+
+
+def router(store: FleetStore) -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+
+    @api.post("/enroll")
+    def enroll(request: Request, body: EnrollIn | None = None) -> dict[str, Any]:
+        token = (body.token if body else "") or bearer(request) or ""
+        if not token:
+            raise HTTPException(401, "enrollment token required")
+        try:
+            done = store.enroll(token)
+        except EnrollmentRefused as e:
+            raise HTTPException(e.status_code, e.reason) from e
+        return {
+            "booth_id": done.booth_id,
+            "credential": done.credential,
+            "name": done.name,
+            "group": done.group,
+        }
+
+    @api.post("/heartbeat")
+    async def heartbeat(request: Request, who: Booth) -> dict[str, Any]:
+        raw = await request.body()
+        if len(raw) > MAX_HEARTBEAT_BYTES:
+            raise HTTPException(413, f"heartbeat larger than {MAX_HEARTBEAT_BYTES} bytes")
+        try:
+            body = await request.json()
+        except ValueError as e:
+            raise HTTPException(400, "heartbeat: not JSON") from e
+        if not isinstance(body, dict):
+            raise HTTPException(400, "heartbeat: expected a JSON object")
+        return await asyncio.to_thread(store.heartbeat, who.booth_id, body)
+
+    @api.post("/events")
+    def events(body: EventsIn, who: Booth) -> dict[str, Any]:
+        done = store.store_events(who.booth_id, [(e.id, e.record) for e in body.events])
+        return {"acked": done.acked, "new": done.new, "rejected": done.rejected}
+
+    @api.post("/booths")
+    def add_booth(body: BoothIn, _: Admin) -> dict[str, Any]:
+        token = store.add_enrollment(body.group, body.name, body.ttl_s)
+        return {"token": token, "group": body.group, "name": body.name, "ttl_s": body.ttl_s}
+
+    @api.get("/booths")
+    def booths(_: Admin) -> list[dict[str, Any]]:
+        return store.booths()
+
+    @api.get("/booths/{booth_id}")
+    def booth(booth_id: str, _: Admin) -> dict[str, Any]:
+        found = store.booth(booth_id)
+        if found is None:
+            raise HTTPException(404, f"no booth {booth_id}")
+        return found
+
+    @api.patch("/booths/{booth_id}")
+    def update(booth_id: str, body: BoothPatch, _: Admin) -> dict[str, Any]:
+        if not store.update(booth_id, body.name, body.group):
+            raise HTTPException(404, f"no booth {booth_id}")
+        return booth(booth_id, _)
+
+    @api.post("/booths/{booth_id}/revoke")
+    def revoke(booth_id: str, _: Admin) -> dict[str, Any]:
+        if not store.revoke(booth_id):
+            raise HTTPException(404, f"no booth {booth_id}")
+        return booth(booth_id, _)
+
+    @api.get("/enrollments")
+    def enrollments(_: Admin) -> list[dict[str, Any]]:
+        return store.pending_enrollments()
+
+    return api

@@ -1,0 +1,42 @@
+"""`kiosk enroll --hub URL --token T`: trade a one-time token for this booth's identity.
+
+Exit codes: 0 enrolled (or already enrolled with this hub: the token is not used), 2 the hub
+refused the token (unknown, used or expired), 1 the hub could not be reached.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kiosk.errors import ConfigError
+from kiosk.fleet import identity
+from kiosk.fleet.client import FleetError, HubLimits, enroll
+
+REFUSED = 2
+UNREACHABLE = 1
+
+
+def enroll_command(state_dir: Path, hub: str, token: str, limits: HubLimits | None = None) -> int:
+    hub = identity.normalise(hub)
+    path = identity.path_in(state_dir)
+    try:
+        current = identity.load(state_dir)
+    except ConfigError as e:  # unreadable: the fresh token makes a good one
+        print("\n".join(e.problems) + "; enrolling anew", file=sys.stderr)
+        current = None
+    if current is not None and current.hub == hub:
+        print(f"already enrolled with {hub} as booth {current.booth_id} ({path}); token not used")
+        return 0
+    if current is not None:
+        print(f"{path}: enrolled with {current.hub}; enrolling with {hub} instead", file=sys.stderr)
+    try:
+        new = enroll(hub, token, limits)
+    except FleetError as e:
+        print(f"enroll: {e}", file=sys.stderr)
+        if e.status_code is None or e.status_code >= 500:
+            return UNREACHABLE
+        return REFUSED
+    identity.save(state_dir, new)
+    print(new.booth_id)
+    return 0

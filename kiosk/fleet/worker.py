@@ -1,0 +1,168 @@
+"""The fleet thread: uploads the outbox in batches and sends a heartbeat every interval.
+
+It never touches the main loop's state: it reads the `BoothStatus` the main loop publishes
+(through `status()`) and opens its own connection to the outbox file. While the hub is down
+it backs off (upload_interval doubling to retry_max_s); nothing it does can block the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kiosk import __version__
+from kiosk.config import FleetConfig
+from kiosk.fleet.client import FleetError, HubClient
+from kiosk.fleet.status import BoothStatus
+from kiosk.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class FleetWorker:
+    """Owns the fleet thread. `start()`, then `stop()` from the thread that started it."""
+
+    def __init__(
+        self,
+        client: HubClient,
+        outbox_path: Path,
+        config: FleetConfig,
+        status: Callable[[], BoothStatus],
+        state_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.outbox_path = outbox_path
+        self.config = config
+        self.status = status
+        self.state_dir = state_dir
+        self.clock = clock
+        self.wall = wall
+        self.rng = rng or random.Random()
+        self.started = clock()
+        self.clock_offset_s: float | None = None
+        self.uploaded = 0  # events the hub acknowledged, for tests and logs
+        self._failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            # A request to a hanging hub may take timeout_s: don't hold up the daemon's stop
+            # for it (the thread is a daemon; the outbox is consistent at any point).
+            self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.client.close()
+
+    def _run(self) -> None:
+        box = Outbox(self.outbox_path)
+        try:
+            next_upload = self.clock()
+            # The first beat waits for the main loop's status, and spreads a fleet's restarts.
+            next_beat = next_upload + self.rng.uniform(
+                1.0, min(10.0, self.config.heartbeat_interval)
+            )
+            while not self._stop.is_set():
+                now = self.clock()
+                if now >= next_upload:
+                    next_upload = now + self._upload_pass(box)
+                if now >= next_beat:
+                    self._beat(box)
+                    next_beat = now + self.config.heartbeat_interval
+                self._stop.wait(max(0.0, min(next_beat, next_upload) - self.clock()))
+        finally:
+            box.close()
+
+    def _upload_pass(self, box: Outbox) -> float:
+        """Send everything queued, batch by batch; returns the wait before the next pass."""
+        try:
+            while self._upload_batch(box) and not self._stop.is_set():
+                pass
+        except FleetError as e:
+            self._failures += 1
+            backoff = self.config.upload_interval * 2.0 ** min(self._failures, 16)
+            delay = min(self.config.retry_max_s, backoff)
+            log.warning("event upload failed (%s); retrying in %.0f s", e, delay)
+            return delay * self.rng.uniform(0.8, 1.0)
+        except Exception:  # a bug or a disk error must not end the thread
+            log.exception("event upload failed")
+            return self.config.retry_max_s
+        finally:
+            self._checkpoint(box)
+        if self._failures:
+            log.info("event upload works again")
+        self._failures = 0
+        return self.config.upload_interval
+
+    def _checkpoint(self, box: Outbox) -> None:
+        """Fsync what the main loop committed (it commits without fsync), hub up or down."""
+        try:
+            box.checkpoint()
+        except sqlite3.Error as e:
+            log.warning("outbox checkpoint: %s", e)
+
+    def _upload_batch(self, box: Outbox) -> bool:
+        """One batch; True if a full batch went (there may be more)."""
+        batch = box.batch(self.config.batch_size)
+        if not batch:
+            return False
+        sent = {q.id for q in batch}
+        answer = self.client.upload([(q.id, q.record) for q in batch])
+        done = [i for i in [*answer.acked, *answer.rejected] if i in sent]
+        for id_, reason in answer.rejected.items():
+            log.error("the hub refused event %s for good: %s", id_, reason)
+        box.ack_ids(done)
+        self.uploaded += len(answer.acked)
+        if len(done) < len(batch):
+            raise FleetError(f"the hub acknowledged {len(done)} of {len(batch)} events")
+        return len(batch) == self.config.batch_size
+
+    def heartbeat_body(self, box: Outbox) -> dict[str, Any]:
+        status = self.status()
+        try:
+            disk_free: int | None = shutil.disk_usage(self.state_dir).free
+        except OSError:
+            disk_free = None
+        return {
+            "version": __version__,
+            "set": status.set,
+            "set_version": status.set_version,
+            "sync_state": status.sync_state,
+            "sync_reason": status.sync_reason,
+            "last_lift": status.last_lift,
+            "audio_ok": status.audio_ok,
+            "hook_ok": status.hook_ok,
+            "disk_free_bytes": disk_free,
+            "uptime_s": round(self.clock() - self.started, 1),
+            "sent_at": self.wall(),
+            "clock_offset_s": self.clock_offset_s,
+            "events_dropped": box.dropped(),
+            "queue_len": len(box),
+            "heartbeat_interval": self.config.heartbeat_interval,
+        }
+
+    def _beat(self, box: Outbox) -> None:
+        try:
+            sent = self.wall()
+            answer = self.client.heartbeat(self.heartbeat_body(box))
+            server = answer.get("server_time")
+            if isinstance(server, int | float):
+                # booth minus hub, assuming the hub stamped the middle of the round trip
+                self.clock_offset_s = round((sent + self.wall()) / 2 - server, 3)
+        except FleetError as e:
+            log.warning("heartbeat failed: %s", e)
+        except Exception:
+            log.exception("heartbeat failed")

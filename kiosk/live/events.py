@@ -1,0 +1,42 @@
+"""What the live link reports to the main loop. Frozen; `call` is the session's dial number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    """200 OK: the PBX answered dial number `call` (audio may not flow yet)."""
+
+    call: int
+
+
+@dataclass(frozen=True)
+class CallAudio:
+    """RTP arrives for dial number `call`: the live call is audible."""
+
+    call: int
+
+
+@dataclass(frozen=True)
+class CallClosed:
+    """Dial number `call` ended; `reason` is the SIP reason (e.g. "486 Busy Here")."""
+
+    call: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """baresip is ready to dial (`up`), or not and why (dead, restarting, not registered)."""
+
+    up: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CallIncoming:
+    """Someone calls the booth: it never answers (listen-only); the main loop rejects it."""
+
+    peer: str

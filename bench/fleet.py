@@ -45,6 +45,7 @@ import numpy as np
 
 from bench.common import BenchError, cpu_seconds, run_main
 from bench.rawhttp import Pool
+from hub.db import Database
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess, init_hub_data
 
@@ -249,7 +250,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     url = args.url
     if url is None:
         data = init_hub_data(tmp / "hub-data", tmp / "keys")
-        rows = FleetRows(data / "hub.sqlite3")
+        db = Database(data / "hub.sqlite3")
+        rows = FleetRows(db)
         rows.booths(
             (
                 (f"booth-{n}", f"Booth {n}", f"group-{n % 50}", credential(n))
@@ -259,7 +261,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         )
         progress(f"seeded {args.booths:,} booths")
         seed_events(rows, args.booths, args.seed_events, time.time(), args.seed)
-        rows.close()
+        db.close()
         module = "bench.stubhub" if args.stub else "hub.cli"
         hub = HubProcess(data, TOKEN, module=module).start()
         pid, url = hub.pid, hub.url

@@ -14,6 +14,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from hub.db import Database
 from tests.browser import chromium, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
@@ -23,9 +24,9 @@ HEARTBEAT_S = 2.0  # the test booth's heartbeat interval: offline 3 s after its 
 
 @pytest.fixture
 def rows(hub: HubProcess) -> Iterator[FleetRows]:
-    fleet = FleetRows(hub.data / "hub.sqlite3")
-    yield fleet
-    fleet.close()
+    db = Database(hub.data / "hub.sqlite3")
+    yield FleetRows(db)
+    db.close()
 
 
 @pytest.fixture

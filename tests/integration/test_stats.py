@@ -1,4 +1,4 @@
-"""The dashboard's and /metrics' figures from rows in a real SQLite hub database."""
+"""The dashboard's and /metrics' figures from rows in the hub's database, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,30 +9,42 @@ import pytest
 
 from hub import metrics, stats
 from hub.charts import bar_chart
+from hub.db import Database, open_database
 from hub.readdb import ReadOnlyDatabase
+from hub.stats import Reader
 from hub.webauth import AdminSessions
 from tests.fleetrows import FleetRows
 
 NOW = 1_800_000_000.0  # a Unix time; every figure here is relative to it
 
 
-@pytest.fixture
-def rows(tmp_path: Path) -> Iterator[FleetRows]:
-    fleet = FleetRows(tmp_path / "hub.sqlite3")
-    yield fleet
-    fleet.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Reader]]:
+    """The hub's database and what the dashboard reads it through, on SQLite or PostgreSQL
+    (Debian's, started by tests/postgres.py)."""
+    if request.param == "sqlite":
+        db = open_database(tmp_path / "hub.sqlite3")
+        reader: Reader = ReadOnlyDatabase(tmp_path / "hub.sqlite3")
+    else:
+        db = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
+        reader = db
+    yield db, reader
+    if reader is not db:
+        reader.close()  # type: ignore[attr-defined]
+    db.close()
 
 
 @pytest.fixture
-def db(tmp_path: Path, rows: FleetRows) -> Iterator[ReadOnlyDatabase]:
-    database = ReadOnlyDatabase(tmp_path / "hub.sqlite3")
-    yield database
-    database.close()
+def rows(backend: tuple[Database, Reader]) -> FleetRows:
+    return FleetRows(backend[0])
 
 
-def test_a_booth_goes_offline_after_one_and_a_half_intervals(
-    rows: FleetRows, db: ReadOnlyDatabase
-) -> None:
+@pytest.fixture
+def db(backend: tuple[Database, Reader]) -> Reader:
+    return backend[1]
+
+
+def test_a_booth_goes_offline_after_one_and_a_half_intervals(rows: FleetRows, db: Reader) -> None:
     rows.booth("b1", heartbeat_interval_s=60)
     rows.heartbeat("b1", NOW, sync_state="ok", set="lobby", set_version=3)
     [b] = stats.booth_statuses(db, NOW + 90)
@@ -43,7 +55,7 @@ def test_a_booth_goes_offline_after_one_and_a_half_intervals(
     assert stats.booth_counts(db, NOW + 90.5)[stats.BoothState.OFFLINE] == 1
 
 
-def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: ReadOnlyDatabase) -> None:
+def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: Reader) -> None:
     for name in ("a-fine", "b-revoked", "c-stale", "d-never", "e-audio"):
         rows.booth(name, revoked_at=NOW - 5 if name == "b-revoked" else None)
     rows.heartbeat("a-fine", NOW, sync_state="ok")
@@ -60,7 +72,7 @@ def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: ReadOnlyData
     ]
 
 
-def test_clips_lifts_and_live_share(rows: FleetRows, db: ReadOnlyDatabase) -> None:
+def test_clips_lifts_and_live_share(rows: FleetRows, db: Reader) -> None:
     rows.booth("b1")
     rows.booth("b2")
     day = 86400
@@ -89,14 +101,14 @@ def test_clips_lifts_and_live_share(rows: FleetRows, db: ReadOnlyDatabase) -> No
     assert share.live_share == pytest.approx(60 / (2 + 7 + 7.5 + 30 + 40 + 60))
 
 
-def test_metrics_text(rows: FleetRows, db: ReadOnlyDatabase) -> None:
+def test_metrics_text(rows: FleetRows, db: Reader) -> None:
     rows.booth("b1")
     rows.booth("b2")
     rows.booth("b3", revoked_at=NOW)
     rows.heartbeat("b1", NOW, sync_state="stale")
     rows.play("b1", NOW, 'we"ird\\set\n', "a.opus", 1500, False)
     rows.event("b1", "live_end", NOW, listened_ms=2000, set="lobby")
-    totals = stats.EventTotals()
+    totals = stats.EventTotals(incremental=isinstance(db, ReadOnlyDatabase))
     text = metrics.render(db, NOW, totals)
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     assert samples == [

@@ -8,9 +8,8 @@ The real hub app plus two stand-ins outside /api/ (whose middleware wants the ad
 
 They do the work the real endpoints must at least do (find the booth by its credential's
 sha256, write its heartbeat, insert its events once each) on their own SQLite connection, in
-`async def` routes: each write takes well under a millisecond, and handing it to the thread
-pool (a plain `def` route) made the event loop and the pool threads queue for the GIL, so the
-hub saturated at about 300 requests/s with latencies of seconds (bench.fleet).
+`async def` routes: each write takes well under a millisecond. (As plain `def` routes, run in
+the thread pool, this stub saturated at about 300 requests/s on the shared 2-core machine.)
 """
 
 from __future__ import annotations

@@ -262,7 +262,7 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
 # --------------------------------------------------------------------------- 4-5: idle child
 
 
-def _plugincpu_seconds(pid: int) -> float:
+def _plugin_cpu_seconds(pid: int) -> float:
     """CPU seconds of the ALSA pulse plugin's own threads ("threaded-ml"): rig, not booth.
 
     A real card has no such thread; its work happens in the kernel and the PortAudio thread.
@@ -309,9 +309,9 @@ def measure_child(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
         time.sleep(1.0)  # let the last hang-up's fade, save and decode finish
         pid = booth.proc.pid
         stat = Path(f"/proc/{pid}/stat")
-        cpu0, plugin0, t0 = cpu_seconds(stat), _plugincpu_seconds(pid), time.monotonic()
+        cpu0, plugin0, t0 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
         time.sleep(args.idle_seconds)
-        cpu1, plugin1, t1 = cpu_seconds(stat), _plugincpu_seconds(pid), time.monotonic()
+        cpu1, plugin1, t1 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
         memory = _status_mb(pid)
         if booth.proc.poll() is not None:
             raise BenchError(f"the simulator exited early:\n{booth.stderr}")

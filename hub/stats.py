@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-OFFLINE_AFTER_INTERVALS = 1.5  # a booth is offline once its heartbeat is this many intervals late
+from hub.fleetstore import OFFLINE_FACTOR
+
 DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
@@ -41,7 +42,7 @@ def booth_state(
 ) -> BoothState:
     if revoked_at is not None:
         return BoothState.REVOKED
-    if last_seen is None or now - last_seen > OFFLINE_AFTER_INTERVALS * heartbeat_interval_s:
+    if last_seen is None or now - last_seen > OFFLINE_FACTOR * heartbeat_interval_s:
         return BoothState.OFFLINE
     return BoothState.ONLINE
 
@@ -137,7 +138,7 @@ def booth_counts(db: Reader, now: float) -> dict[BoothState, int]:
         "SELECT COUNT(*), "
         "COALESCE(SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN revoked_at IS NULL AND last_seen IS NOT NULL "
-        f"AND ? - last_seen <= {OFFLINE_AFTER_INTERVALS} * heartbeat_interval "
+        f"AND ? - last_seen <= {OFFLINE_FACTOR} * heartbeat_interval "
         "THEN 1 ELSE 0 END), 0) FROM booths",
         (now,),
     )[0]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import BenchError, EventLog, run_main
+from bench.common import BenchError, EventLog, cpu_seconds, run_main
 from kiosk.config import AudioConfig
 from tests.audio_rig import RATE, PulseSink, Recorder
 from tests.booth_runner import KIOSK, HeadlessBooth, write_config
@@ -262,14 +262,6 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
 # --------------------------------------------------------------------------- 4-5: idle child
 
 
-def _cpu_seconds(stat_path: Path) -> float:
-    """User + system CPU seconds from a /proc stat file (a process includes finished threads)."""
-    text = stat_path.read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    # Fields 14 and 15 of proc(5), counted from 1; `fields` starts at field 3.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _plugin_cpu_seconds(pid: int) -> float:
     """CPU seconds of the ALSA pulse plugin's own threads ("threaded-ml"): rig, not booth.
 
@@ -279,7 +271,7 @@ def _plugin_cpu_seconds(pid: int) -> float:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             if (task / "comm").read_text().strip() == "threaded-ml":
-                total += _cpu_seconds(task / "stat")
+                total += cpu_seconds(task / "stat")
         except OSError:
             pass
     return total
@@ -317,9 +309,9 @@ def measure_child(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
         time.sleep(1.0)  # let the last hang-up's fade, save and decode finish
         pid = booth.proc.pid
         stat = Path(f"/proc/{pid}/stat")
-        cpu0, plugin0, t0 = _cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
+        cpu0, plugin0, t0 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
         time.sleep(args.idle_seconds)
-        cpu1, plugin1, t1 = _cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
+        cpu1, plugin1, t1 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
         memory = _status_mb(pid)
         if booth.proc.poll() is not None:
             raise BenchError(f"the simulator exited early:\n{booth.stderr}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -48,6 +49,14 @@ class EventLog:
     def named(self, *names: str) -> list[dict[str, Any]]:
         with self._cond:
             return [e for e in self.events if e.get("event") in names]
+
+
+def cpu_seconds(stat_path: Path) -> float:
+    """User + system CPU seconds from a /proc stat file (a process includes finished threads)."""
+    text = stat_path.read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    # Fields 14 and 15 of proc(5), counted from 1; `fields` starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:

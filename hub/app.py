@@ -7,6 +7,8 @@
     GET  /api/v1/publishes            the publish log
     /api/v1/enroll, heartbeat, events, booths...   the fleet (hub/fleet.py)
     GET  /healthz
+    GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py)
+    GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
 """
@@ -20,7 +22,8 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -32,10 +35,14 @@ from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
+from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
+from hub.metrics import metrics_router
+from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
+from hub.webauth import AdminSessions
 from kiosk.content.keys import KeyStore
 from kiosk.content.repository import Repository, RepositoryError, utcnow
 
@@ -47,12 +54,15 @@ _TARGET = re.compile(
 )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app for one data folder (the repository must exist: `kiosk-admin init`)."""
+def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app for one data folder (the repository must exist: `kiosk-admin init`); `clock`
+    (Unix s) decides which booths are online."""
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
     db = open_database(settings.database, settings.database_url)
     auth = Auth(settings.admin_token(), db)
+    # The dashboard's and /metrics' slow reads: on SQLite a read-only connection of their own.
+    reader = db if settings.database_url else ReadOnlyDatabase(settings.database)
     lock = threading.Lock()  # one publish at a time
 
     def online() -> dict[str, Signer]:
@@ -80,6 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             task.cancel()
+            if reader is not db:
+                reader.close()
             db.close()
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
@@ -164,5 +176,8 @@ def create_app(settings: Settings) -> FastAPI:
         return db.publishes()
 
     app.include_router(fleet_router(FleetStore(db)))
+    sessions = AdminSessions(settings.admin_token().encode(), clock)
+    app.include_router(dashboard_router(reader, sessions, clock))
+    app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

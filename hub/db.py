@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_booth_at ON events (booth_id, at);
 CREATE INDEX IF NOT EXISTS events_event_clip ON events (event, clip);
+-- The dashboard's and /metrics' figures (hub/stats.py): each is one range of this index.
+CREATE INDEX IF NOT EXISTS events_stats
+    ON events (event, at, booth_id, set_name, clip, finished, listened_ms);
 """
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the paced PulseAudio sink (one per session) and the ALSA file capture."""
+"""Shared fixtures: the paced PulseAudio sink (one per session), the ALSA file capture, the hub."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from tests.audio_rig import AlsaFileCapture, PulseSink
 from tests.content import Publisher, close_syncers
+from tests.hubproc import HubProcess, init_hub_data
 from tests.nginx import Nginx
 from tests.postgres import Postgres
 
@@ -36,6 +37,13 @@ def nginx(tmp_path: Path, publisher: Publisher) -> Iterator[Nginx]:
 @pytest.fixture
 def file_capture(tmp_path: Path) -> AlsaFileCapture:
     return AlsaFileCapture(tmp_path)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    """The real hub (uvicorn on 127.0.0.1) on an empty repository; admin keys in tmp/keys."""
+    with HubProcess(init_hub_data(tmp_path / "hub-data", tmp_path / "keys")) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

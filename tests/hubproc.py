@@ -15,11 +15,28 @@ from tests.audio_rig import stop_process
 from tests.nginx import free_port
 
 
+def init_hub_data(data: Path, keys: Path) -> Path:
+    """A hub data folder with an empty signed repository (`kiosk-admin init`); admin keys in
+    `keys`."""
+    from kiosk.admin.cli import main as admin
+
+    args = ["--repo", str(data / "repo"), "--keys", str(keys)]
+    if admin([*args, "--online-keys", str(data / "online-keys"), "init"]) != 0:
+        raise RuntimeError(f"kiosk-admin init failed for {data}")
+    return data
+
+
 class HubProcess:
     def __init__(
-        self, data: Path, token: str = "test-admin-token", env: dict[str, str] | None = None
+        self,
+        data: Path,
+        token: str = "test-admin-token",
+        env: dict[str, str] | None = None,
+        module: str = "hub.cli",
     ) -> None:
+        """`module` is run as `python -m MODULE serve --data DATA --port PORT`."""
         self.data = data
+        self.module = module
         self.token = token
         self.env = env or {}
         self.port = free_port()
@@ -33,7 +50,7 @@ class HubProcess:
                 [
                     sys.executable,
                     "-m",
-                    "hub.cli",
+                    self.module,
                     "serve",
                     "--data",
                     str(self.data),
@@ -55,6 +72,12 @@ class HubProcess:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"hub did not start: {self.log.read_text()}")
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("the hub is not running")
+        return self._proc.pid
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

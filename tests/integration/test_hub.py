@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +19,6 @@ from tests.hubproc import HubProcess
 from tests.nginx import Nginx
 
 TOKEN = "test-admin-token"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    data = tmp_path / "hub-data"
-    assert (
-        admin(
-            [
-                "--repo",
-                str(data / "repo"),
-                "--keys",
-                str(tmp_path / "keys"),
-                "--online-keys",
-                str(data / "online-keys"),
-                "init",
-            ]
-        )
-        == 0
-    )
-    with HubProcess(data, TOKEN) as server:
-        yield server
 
 
 def kiosk_admin(tmp_path: Path, hub: HubProcess, *args: str, token: str = TOKEN) -> int:

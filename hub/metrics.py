@@ -1,0 +1,80 @@
+"""`GET /metrics`: the fleet in Prometheus' text format (0.0.4), for the admin bearer token
+(hub.auth.require_admin).
+
+booths_online, booths_offline, booths_revoked   gauges
+sync_stale_booths                                gauge: not revoked, last heartbeat's
+                                                 sync_state stale or error
+lifts_total                                      counter: lift events received
+listen_seconds_total{set, kind="clip"|"live"}    counter: seconds listened (clip_end and
+                                                 live_end listened_ms)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse, Response
+
+from hub import stats
+from hub.auth import require_admin
+
+Clock = Callable[[], float]
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def label_value(value: str) -> str:
+    """A label value escaped for the text format (backslash, double quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(
+    name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
+) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        inner = ",".join(f'{k}="{label_value(v)}"' for k, v in labels.items())
+        lines.append(f"{name}{{{inner}}} {value:g}" if inner else f"{name} {value:g}")
+    return lines
+
+
+def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
+    """The exposition text for the fleet as of `now` (Unix s); updates `totals`."""
+    by_state = stats.booth_counts(db, now)
+    totals.update(db)
+    lines: list[str] = []
+    for state, what in (
+        (stats.BoothState.ONLINE, "Booths whose last heartbeat is under 1.5 intervals old."),
+        (stats.BoothState.OFFLINE, "Booths not revoked and not online."),
+        (stats.BoothState.REVOKED, "Booths whose credentials are revoked."),
+    ):
+        lines += _family(f"booths_{state}", "gauge", what, [({}, by_state[state])])
+    lines += _family(
+        "sync_stale_booths",
+        "gauge",
+        "Booths not revoked whose last heartbeat says their content sync is stale or failing.",
+        [({}, stats.sync_stale_booths(db))],
+    )
+    lines += _family(
+        "lifts_total", "counter", "Handset lifts reported by booths.", [({}, totals.lifts)]
+    )
+    listened = sorted(totals.listened_s.items())
+    lines += _family(
+        "listen_seconds_total",
+        "counter",
+        "Seconds listened, by clip set and kind (clip or live call).",
+        [({"set": s, "kind": kind}, seconds) for (s, kind), seconds in listened],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def metrics_router(db: stats.Reader, clock: Clock, incremental: bool = True) -> APIRouter:
+    """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals)."""
+    router = APIRouter(include_in_schema=False)
+    totals = stats.EventTotals(incremental)
+
+    @router.get("/metrics", dependencies=[Depends(require_admin)])
+    def metrics() -> Response:
+        return PlainTextResponse(render(db, clock(), totals), media_type=CONTENT_TYPE)
+
+    return router

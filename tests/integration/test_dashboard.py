@@ -1,0 +1,122 @@
+"""The dashboard in headless Chromium against the real hub, and /metrics over HTTP.
+
+Booths and events are written straight into the hub's database (tests.fleetrows) while it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from hub.db import Database
+from tests.browser import chromium, screenshot
+from tests.fleetrows import FleetRows
+from tests.hubproc import HubProcess
+
+HEARTBEAT_S = 2.0  # the test booth's heartbeat interval: offline 3 s after its last one
+
+
+@pytest.fixture
+def rows(hub: HubProcess) -> Iterator[FleetRows]:
+    db = Database(hub.data / "hub.sqlite3")
+    yield FleetRows(db)
+    db.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    driver = chromium(tmp_path / "chromium")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def booth_state(browser: webdriver.Chrome, hub: HubProcess, booth_id: str) -> str:
+    browser.get(f"{hub.url}/dashboard")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-booth="{booth_id}"]')
+    return str(row.find_element(By.CSS_SELECTOR, "td.state").text)
+
+
+def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
+    hub: HubProcess, rows: FleetRows, browser: webdriver.Chrome
+) -> None:
+    now = time.time()
+    rows.booth("b1", name="Lobby <script>alert(1)</script>", heartbeat_interval_s=HEARTBEAT_S)
+    rows.booth("b2", name="Reception", grp="emea", revoked_at=now)
+    for listened_ms, finished in ((4000, False), (12000, False), (30000, True)):
+        rows.play("b1", now - 60, "lobby", "maria.opus", listened_ms, finished, title="<i>Maria")
+    rows.event("b1", "live_end", now - 30, listened_ms=90000, reason="hangup")
+
+    browser.get(f"{hub.url}/dashboard")
+    assert browser.current_url == f"{hub.url}/login"
+    browser.find_element(By.ID, "token").send_keys("wrong")
+    browser.find_element(By.ID, "login").click()
+    assert "not the admin token" in browser.find_element(By.ID, "login-error").text
+    browser.find_element(By.ID, "token").send_keys(hub.token)
+    browser.find_element(By.ID, "login").click()
+    assert browser.current_url == f"{hub.url}/dashboard"
+    cookie = browser.get_cookie("kiosk_hub_session")
+    assert cookie is not None
+    assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
+
+    def online() -> bool:
+        rows.heartbeat("b1", time.time(), sync_state="stale", set="lobby", set_version=7)
+        return booth_state(browser, hub, "b1") == "online"
+
+    wait_for(online, "b1 online")
+    row = browser.find_element(By.CSS_SELECTOR, 'tr[data-booth="b1"]')
+    assert row.find_element(By.CSS_SELECTOR, "td").text == "Lobby <script>alert(1)</script>"
+    assert "sync stale" in row.text and "7" in row.text
+    assert booth_state(browser, hub, "b2") == "revoked"
+    wait_for(lambda: booth_state(browser, hub, "b1") == "offline", "b1 offline")
+    screenshot(browser, "dashboard-booths")
+
+    browser.find_element(By.LINK_TEXT, "Clips").click()
+    played = browser.find_element(By.CSS_SELECTOR, '#by-plays tr[data-clip="maria.opus"]')
+    assert played.find_element(By.CSS_SELECTOR, "td").text.startswith("<i>Maria")
+    assert played.find_element(By.CSS_SELECTOR, ".listen-through").text == "33 %"
+    bars = browser.find_elements(By.CSS_SELECTOR, '#hangups figure[data-clip="maria.opus"] rect')
+    assert len(bars) == 13  # 12 buckets of 5 s, then "to the end"
+    assert "Live share of listening time: 66 %" in browser.find_element(By.ID, "share").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#fleet-lifts svg rect")
+    screenshot(browser, "dashboard-clips")
+
+    browser.find_element(By.ID, "logout").click()
+    browser.get(f"{hub.url}/dashboard/clips")
+    assert browser.current_url == f"{hub.url}/login"
+
+
+def test_metrics_wants_the_admin_token(hub: HubProcess, rows: FleetRows) -> None:
+    rows.booth("b1")
+    rows.heartbeat("b1", time.time(), sync_state="error")
+    rows.play("b1", time.time(), "lobby", "a.opus", 2500, False)
+    url = f"{hub.url}/metrics"
+    for auth in (None, "Bearer wrong", f"Basic {hub.token}"):
+        headers = {"Authorization": auth} if auth else {}
+        assert requests.get(url, headers=headers, timeout=5).status_code == 401
+    resp = requests.get(url, headers={"Authorization": f"Bearer {hub.token}"}, timeout=5)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
+    lines = resp.text.splitlines()
+    for sample in (
+        "booths_online 1",
+        "sync_stale_booths 1",
+        "lifts_total 1",
+        'listen_seconds_total{set="lobby",kind="clip"} 2.5',
+    ):
+        assert sample in lines

@@ -1,0 +1,146 @@
+"""The dashboard's and /metrics' figures from rows in the hub's database, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub import metrics, stats
+from hub.charts import bar_chart
+from hub.db import Database, open_database
+from hub.readdb import ReadOnlyDatabase
+from hub.stats import Reader
+from hub.webauth import AdminSessions
+from tests.fleetrows import FleetRows
+
+NOW = 1_800_000_000.0  # a Unix time; every figure here is relative to it
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Reader]]:
+    """The hub's database and what the dashboard reads it through, on SQLite or PostgreSQL
+    (Debian's, started by tests/postgres.py)."""
+    if request.param == "sqlite":
+        db = open_database(tmp_path / "hub.sqlite3")
+        reader: Reader = ReadOnlyDatabase(tmp_path / "hub.sqlite3")
+    else:
+        db = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
+        reader = db
+    yield db, reader
+    if reader is not db:
+        reader.close()  # type: ignore[attr-defined]
+    db.close()
+
+
+@pytest.fixture
+def rows(backend: tuple[Database, Reader]) -> FleetRows:
+    return FleetRows(backend[0])
+
+
+@pytest.fixture
+def db(backend: tuple[Database, Reader]) -> Reader:
+    return backend[1]
+
+
+def test_a_booth_goes_offline_after_one_and_a_half_intervals(rows: FleetRows, db: Reader) -> None:
+    rows.booth("b1", heartbeat_interval_s=60)
+    rows.heartbeat("b1", NOW, sync_state="ok", set="lobby", set_version=3)
+    [b] = stats.booth_statuses(db, NOW + 90)
+    assert (b.state, b.problems, b.set_version) == (stats.BoothState.ONLINE, (), "3")
+    assert stats.booth_counts(db, NOW + 90)[stats.BoothState.ONLINE] == 1
+    [b] = stats.booth_statuses(db, NOW + 90.5)
+    assert (b.state, b.problems) == (stats.BoothState.OFFLINE, ("offline",))
+    assert stats.booth_counts(db, NOW + 90.5)[stats.BoothState.OFFLINE] == 1
+
+
+def test_problems_first_then_fine_then_revoked(rows: FleetRows, db: Reader) -> None:
+    for name in ("a-fine", "b-revoked", "c-stale", "d-never", "e-audio"):
+        rows.booth(name, revoked_at=NOW - 5 if name == "b-revoked" else None)
+    rows.heartbeat("a-fine", NOW, sync_state="ok")
+    rows.heartbeat("b-revoked", NOW, sync_state="stale")
+    rows.heartbeat("c-stale", NOW, sync_state="stale", sync_reason="metadata expired")
+    rows.heartbeat("e-audio", NOW, sync_state="ok", audio_ok=False, events_dropped=4)
+    got = [(b.id, b.state.value, b.problems) for b in stats.booth_statuses(db, NOW)]
+    assert got == [
+        ("c-stale", "online", ("sync stale: metadata expired",)),
+        ("d-never", "offline", ("never seen",)),
+        ("e-audio", "online", ("audio not working", "4 events dropped")),
+        ("a-fine", "online", ()),
+        ("b-revoked", "revoked", ()),
+    ]
+
+
+def test_clips_lifts_and_live_share(rows: FleetRows, db: Reader) -> None:
+    rows.booth("b1")
+    rows.booth("b2")
+    day = 86400
+    for i in range(4):  # "a": 1 of 4 heard to the end; hang-ups at 2, 7, 7 s
+        finished = i == 3
+        rows.play("b1", NOW - i * day, "lobby", "a.opus", [2000, 7000, 7500, 30000][i], finished)
+    for _ in range(2):
+        rows.play("b2", NOW, "lobby", "b.opus", 20000, True, title="<b>Maria</b>")
+    rows.play("b2", NOW - 30 * day, "lobby", "old.opus", 1000, False)  # outside the window
+    rows.event("b2", "live_end", NOW, listened_ms=60000, reason="hangup")
+    first_day, since = stats.day_window(NOW, 7)
+    clips = stats.with_titles(db, stats.clip_stats(db, since, bucket_s=5, buckets=4))
+    assert [(c.clip, c.plays, c.finished, c.title) for c in clips] == [
+        ("a.opus", 4, 1, None),
+        ("b.opus", 2, 2, "<b>Maria</b>"),
+    ]
+    assert clips[0].hangups == (1, 2, 0, 0)
+    assert clips[0].listen_through == 0.25
+    lifts = stats.lifts_per_day(db, since)
+    today = int(NOW) // day
+    assert lifts == {"b1": {today - i: 1 for i in range(4)}, "b2": {today: 2}}
+    assert first_day == today - 6
+    assert stats.booth_names(db, ["b2", "nobody"]) == {"b2": "b2"}
+    share = stats.listen_share(db, since)
+    assert (share.clips, share.lives, share.live_s) == (6, 1, 60.0)
+    assert share.live_share == pytest.approx(60 / (2 + 7 + 7.5 + 30 + 40 + 60))
+
+
+def test_metrics_text(rows: FleetRows, db: Reader) -> None:
+    rows.booth("b1")
+    rows.booth("b2")
+    rows.booth("b3", revoked_at=NOW)
+    rows.heartbeat("b1", NOW, sync_state="stale")
+    rows.play("b1", NOW, 'we"ird\\set\n', "a.opus", 1500, False)
+    rows.event("b1", "live_end", NOW, listened_ms=2000, set="lobby")
+    totals = stats.EventTotals(incremental=isinstance(db, ReadOnlyDatabase))
+    text = metrics.render(db, NOW, totals)
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == [
+        "booths_online 1",
+        "booths_offline 1",
+        "booths_revoked 1",
+        "sync_stale_booths 1",
+        "lifts_total 1",
+        'listen_seconds_total{set="lobby",kind="live"} 2',
+        'listen_seconds_total{set="we\\"ird\\\\set\\n",kind="clip"} 1.5',
+    ]
+    assert "# TYPE lifts_total counter" in text and "# TYPE booths_online gauge" in text
+    rows.play("b2", NOW, "lobby", "a.opus", 500, True)  # only the new rows are read
+    rows.event("b2", "live_end", NOW, listened_ms=1000, set="lobby")
+    text = metrics.render(db, NOW, totals)
+    assert "lifts_total 2" in text and 'listen_seconds_total{set="lobby",kind="live"} 3' in text
+    assert 'listen_seconds_total{set="lobby",kind="clip"} 0.5' in text
+
+
+def test_chart_labels_are_escaped() -> None:
+    svg = bar_chart([1, 3], ["<script>", "b&c"], title='"x"')
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;c" in svg
+
+
+def test_admin_sessions_expire_and_log_out() -> None:
+    now = [NOW]
+    sessions = AdminSessions(b"secret", lambda: now[0], lifetime_s=60)
+    assert sessions.login("wrong") is None
+    sid = sessions.login("secret")
+    assert sid and sessions.valid(sid) and not sessions.valid(sid + "x")
+    now[0] += 61
+    assert not sessions.valid(sid)
+    sid2 = sessions.login("secret")
+    sessions.logout(sid2)
+    assert not sessions.valid(sid2)

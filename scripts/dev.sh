@@ -74,6 +74,7 @@ YAML
       booth add --group lobby --name simulator)
     .venv/bin/kiosk enroll --hub "$hub_url" --token "$enroll_token" --config "$data/booth.yaml" >&2
   fi
+  echo "the fleet dashboard: $hub_url/dashboard (log in with the token in $data/admin-token)" >&2
 }
 
 case "$job" in

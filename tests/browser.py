@@ -7,6 +7,10 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -37,3 +41,11 @@ def screenshot(browser: webdriver.Chrome, name: str) -> Path:
     browser.save_screenshot(str(path))
     print(f"screenshot: {path}")
     return path
+
+
+def click_through(browser: webdriver.Chrome, element: WebElement, timeout_s: float = 20) -> None:
+    """Click a link or submit button, then wait until the next page has replaced this one
+    (a click returns as soon as the navigation starts)."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, timeout_s).until(expected_conditions.staleness_of(page))

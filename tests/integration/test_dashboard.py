@@ -15,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from hub.db import Database
-from tests.browser import chromium, screenshot
+from tests.browser import chromium, click_through, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
 
@@ -65,10 +65,10 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     browser.get(f"{hub.url}/dashboard")
     assert browser.current_url == f"{hub.url}/login"
     browser.find_element(By.ID, "token").send_keys("wrong")
-    browser.find_element(By.ID, "login").click()
+    click_through(browser, browser.find_element(By.ID, "login"))
     assert "not the admin token" in browser.find_element(By.ID, "login-error").text
     browser.find_element(By.ID, "token").send_keys(hub.token)
-    browser.find_element(By.ID, "login").click()
+    click_through(browser, browser.find_element(By.ID, "login"))
     assert browser.current_url == f"{hub.url}/dashboard"
     cookie = browser.get_cookie("kiosk_hub_session")
     assert cookie is not None
@@ -86,7 +86,7 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     wait_for(lambda: booth_state(browser, hub, "b1") == "offline", "b1 offline")
     screenshot(browser, "dashboard-booths")
 
-    browser.find_element(By.LINK_TEXT, "Clips").click()
+    click_through(browser, browser.find_element(By.LINK_TEXT, "Clips"))
     played = browser.find_element(By.CSS_SELECTOR, '#by-plays tr[data-clip="maria.opus"]')
     assert played.find_element(By.CSS_SELECTOR, "td").text.startswith("<i>Maria")
     assert played.find_element(By.CSS_SELECTOR, ".listen-through").text == "33 %"
@@ -96,7 +96,7 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     assert browser.find_elements(By.CSS_SELECTOR, "#fleet-lifts svg rect")
     screenshot(browser, "dashboard-clips")
 
-    browser.find_element(By.ID, "logout").click()
+    click_through(browser, browser.find_element(By.ID, "logout"))
     browser.get(f"{hub.url}/dashboard/clips")
     assert browser.current_url == f"{hub.url}/login"
 

@@ -11,6 +11,9 @@ listen_seconds_total{set, kind="clip"|"live"}    counter: seconds listened (clip
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable
 
 from fastapi import APIRouter, Depends
@@ -19,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response
 from hub import stats
 from hub.auth import require_admin
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -72,9 +76,18 @@ def metrics_router(db: stats.Reader, clock: Clock, incremental: bool = True) -> 
     """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals)."""
     router = APIRouter(include_in_schema=False)
     totals = stats.EventTotals(incremental)
+    if incremental:  # count the table once now, not in the first scrape (~230 ms at 1M events)
+        threading.Thread(target=_warm_up, args=(totals, db), name="metrics-count").start()
 
     @router.get("/metrics", dependencies=[Depends(require_admin)])
     def metrics() -> Response:
         return PlainTextResponse(render(db, clock(), totals), media_type=CONTENT_TYPE)
 
     return router
+
+
+def _warm_up(totals: stats.EventTotals, db: stats.Reader) -> None:
+    try:
+        totals.update(db)
+    except sqlite3.Error as e:  # the hub stopped meanwhile; the first scrape counts instead
+        log.info("metrics: counting the events at start-up failed: %s", e)

@@ -43,7 +43,7 @@ from kiosk.events import (
     SyncReady,
     Tick,
 )
-from kiosk.fleet.status import BoothStatus, set_version_of
+from kiosk.fleet.status import BoothStatus
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.lamp import StatusLamp, look_for
 from kiosk.live.cues import chime
@@ -182,9 +182,10 @@ class Booth:
             clips_path = Path(cfg.clips.path)
             if cfg.sync.url:
                 self.store = SetStore(Path(cfg.state_dir))
-                if self.store.active() is not None:
+                active = self.store.active()
+                if active is not None:
                     clips_path = self.store.sets / "current"
-                    self._set_version = set_version_of(self.store.active())
+                    self._set_version = SetStore.version_of(active)
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),

@@ -79,6 +79,12 @@ class SetStore:
     def folder_name(self, name: str, version: int) -> str:
         return f"{name}-v{version}"
 
+    @staticmethod
+    def version_of(folder: Path) -> int | None:
+        """The version in a set folder's name (`folder_name`), if it has one."""
+        match = re.search(r"-v(\d+)$", folder.name)
+        return int(match.group(1)) if match else None
+
     def staged(self, name: str, version: int) -> Path | None:
         """The complete folder for this set version, if one was staged before."""
         folder = self.sets / self.folder_name(name, version)

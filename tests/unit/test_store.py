@@ -299,3 +299,9 @@ def test_an_interrupted_collect_never_leaves_a_half_deleted_set_under_its_name(
     store.collect()  # the next collect finishes the job
     assert names(store.sets) == ["current", "lobby-v2", "lobby-v3", "previous"]
     assert len(list(store.clips.iterdir())) == 2
+
+
+def test_a_set_folder_names_its_version(tmp_path: Path) -> None:
+    store = SetStore(tmp_path)
+    assert SetStore.version_of(Path(store.folder_name("lobby-v2", 17))) == 17
+    assert SetStore.version_of(tmp_path / "lobby") is None

@@ -1,18 +1,14 @@
-"""The bundled prompts and tones, found in the assets folder."""
+"""The bundled prompts, tones and sample set: package data of the `kiosk` wheel."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from kiosk.audio.decode import decode
 from kiosk.errors import ConfigError, DecodeError
 from kiosk.events import Sound, SoundKind
 
-_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "assets",  # a checkout or editable install
-    Path("/usr/share/kiosk/assets"),
-    Path("/opt/kiosk/assets"),
-)
 PROMPTS: dict[SoundKind, str] = {
     "no_stories": "no-stories.ogg",
     "end_tone": "end-tone.ogg",
@@ -20,14 +16,15 @@ PROMPTS: dict[SoundKind, str] = {
 }
 
 
+def bundled_dir() -> Path:
+    """The `kiosk/data` folder inside the installed package (wheel, editable or checkout)."""
+    # The wheel is installed unzipped, so the package data is a real folder on disk.
+    return Path(str(resources.files("kiosk") / "data"))
+
+
 def assets_dir(configured: str = "") -> Path:
-    """`assets_dir` from the config, else the first bundled location that exists."""
-    if configured:
-        return Path(configured)
-    for candidate in _CANDIDATES:
-        if (candidate / "prompts").is_dir():
-            return candidate
-    return _CANDIDATES[0]
+    """`assets_dir` from the config (an override), else the package's bundled data."""
+    return Path(configured) if configured else bundled_dir()
 
 
 def sample_set(configured: str = "") -> Path:

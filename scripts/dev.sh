@@ -53,7 +53,7 @@ start_local_hub() {
   hub_url="http://127.0.0.1:$port"
   admin_token=$(.venv/bin/kiosk-hub token --data "$data")
   .venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
-    --keys "$data/admin-keys" publish assets/sample-set --set sample >&2
+    --keys "$data/admin-keys" publish kiosk/data/sample-set --set sample >&2
   cat >"$data/booth.yaml" <<YAML
 state_dir: $PWD/$data/booth
 clips:

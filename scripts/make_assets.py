@@ -40,7 +40,7 @@ CLIP_MAX_S = 7.0
 VORBIS_COMPRESSION = 0.6
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "assets"
+DEFAULT_OUT = REPO_ROOT / "kiosk" / "data"
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def test_lift_that_lasts_pause_next_clip_end_tone(tmp_path: Path, pulse: PulseSi
     assert len(booth.named("clip_start")) == 2
     gap = booth.named("clip_start")[1]["t"] - ends[0]["t"]
     assert gap >= 0.3  # the pause between clips
-    tone = decode(ROOT / "assets" / "prompts" / "end-tone.ogg", 48000, 30)
+    tone = decode(ROOT / "kiosk" / "data" / "prompts" / "end-tone.ogg", 48000, 30)
     complete = booth.named("lift_complete")[0]["t"]
     _, score = best_lag(window(rec, complete, complete + 1.6), tone[:12000])
     assert score > 0.9, f"end tone not heard (score {score:.2f})"
@@ -127,7 +127,7 @@ def test_a_set_with_nothing_playable_says_so(tmp_path: Path, pulse: PulseSink) -
             booth.wait_for("hangup")
         finally:
             assert booth.quit() == 0
-    prompt = decode(ROOT / "assets" / "prompts" / "no-stories.ogg", 48000, 30)
+    prompt = decode(ROOT / "kiosk" / "data" / "prompts" / "no-stories.ogg", 48000, 30)
     _, score = best_lag(window(rec, lift["t"], lift["t"] + 4.0), prompt[:48000])
     assert score > 0.9, f"no-stories prompt not heard (score {score:.2f})"
     assert booth.named("clip_start") == []
@@ -162,7 +162,7 @@ def test_offhook_timeout_prompts_then_silence(tmp_path: Path, pulse: PulseSink) 
         finally:
             assert booth.quit() == 0
     assert 4900 <= timeout["held_ms"] <= 6000
-    prompt = decode(ROOT / "assets" / "prompts" / "please-hang-up.ogg", 48000, 30)
+    prompt = decode(ROOT / "kiosk" / "data" / "prompts" / "please-hang-up.ogg", 48000, 30)
     _, score = best_lag(window(rec, timeout["t"], timeout["t"] + 4), prompt[:48000])
     assert score > 0.9, f"hang-up prompt not heard (score {score:.2f})"
     tail = window(rec, timeout["t"] + 4.2, timeout["t"] + 4.9)

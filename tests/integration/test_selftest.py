@@ -22,7 +22,7 @@ from tests.audio_rig import AlsaFileCapture, best_lag, first_nonsilent
 from tests.nginx import Nginx, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMPTS = ROOT / "assets" / "prompts"
+PROMPTS = ROOT / "kiosk" / "data" / "prompts"
 RATE = 48000
 
 

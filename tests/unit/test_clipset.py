@@ -17,7 +17,7 @@ def write(folder: Path, text: str) -> Path:
 
 
 def test_bundled_sample_set_is_valid() -> None:
-    clipset = load_clipset(ROOT / "assets" / "sample-set")
+    clipset = load_clipset(ROOT / "kiosk" / "data" / "sample-set")
     assert clipset.name == "sample" and len(clipset.clips) >= 5
     assert all(clipset.path_of(c).is_file() for c in clipset.clips)
 

@@ -117,7 +117,8 @@ class Booth:
         self.mixer_factory = mixer_factory
         self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.snapshot = Snapshot()
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # READY: the hook switch and the audio stream are open
+        self.running = threading.Event()  # the main loop takes events (audio may be retrying)
         self._exit = False
         self._health_s = self.notifier.watchdog_interval_s or HEALTH_S
         self._debouncer = Debouncer(config.hook.debounce_ms / 1000)
@@ -245,6 +246,7 @@ class Booth:
                 self.lamp.close()
 
     def _loop(self) -> None:
+        self.running.set()
         while not self._exit:
             now = self.clock()
             timeout = max(0.0, self._deadline() - now)
@@ -435,6 +437,8 @@ class Booth:
             self._retry_at = now + self._backoff_s
             self._report({"event": "error", "t": now, "source": "audio", "message": str(e)})
             log.error("%s; retrying in %.0f s", e, self._backoff_s)
+            if self.session.audio_ok:  # never opened yet: lifts must know audio is down
+                self._feed(AudioLost(str(e)), now)
             if not self._readied:
                 self.notifier.extend_timeout(self._backoff_s + 10)
             self._backoff_s = min(self._backoff_s * 2, self.config.audio.retry_max_s)

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -50,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
     sim.add_argument("--clips", type=Path, help="clip-set folder (default: the bundled sample)")
     sim.add_argument("--state-dir", type=Path, help="state folder (default: ~/.local/state)")
+    sim.add_argument(
+        "--no-receiver",
+        action="store_true",
+        help="without a sound card, keep retrying it instead of playing into a virtual receiver",
+    )
     args = parser.parse_args(argv)
     if args.command == "check-config":
         return _check_config(args.file)
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
         limits = Limits(hook_timeout_s=args.hook_timeout)
         return selftest_command(config, args.json, args.unattended, limits)
-    return _simulate(config, args.headless)
+    return _simulate(config, args.headless, not args.no_receiver)
 
 
 def _check_config(file: Path | None) -> int:
@@ -201,7 +207,38 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, clips=clips, state_dir=state_dir)
 
 
-def _simulate(config: Config, headless: bool) -> int:
+def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
+
+    from kiosk.simulate import virtual_receiver, with_virtual_device
+
+    if not headless and not _has_display():
+        print(
+            "no display here: running headless instead (type lift, hangup, sleep SECONDS or "
+            "quit; JSON events on stdout)",
+            file=sys.stderr,
+        )
+        headless = True
+    receiver = virtual_receiver(config) if stand_in else None
+    if receiver is not None:
+        config = with_virtual_device(config)
+    try:
+        return _simulate_booth(config, headless)
+    finally:
+        if receiver is not None:
+            receiver.stop()
+            shutil.rmtree(receiver.dir, ignore_errors=True)
+            print(
+                f"what the receiver played: {Path(config.state_dir) / 'receiver.wav'}",
+                file=sys.stderr,
+            )
+
+
+def _has_display() -> bool:
+    """A window can open: X11 or Wayland, or an SDL driver chosen explicitly (e.g. dummy)."""
+    return any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"))
+
+
+def _simulate_booth(config: Config, headless: bool) -> int:
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.simulate import SimulatedHook, run_headless
@@ -230,7 +267,7 @@ def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
         off_hook = not off_hook
         hook.set(off_hook)
 
-    booth.ready.wait(10)
+    booth.running.wait(10)
     hook.hangup()
     try:
         run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive)

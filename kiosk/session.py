@@ -150,6 +150,7 @@ class Session:
         self.ready: Sound | None = None
         self.preparing = False
         self.audio_ok = True
+        self.audio_problem = ""  # why audio is down, named in the error a lift reports
         self.playing: Sound | None = None
         self.started_at = 0.0
         self.lifted_at = 0.0
@@ -210,6 +211,11 @@ class Session:
             case Lifted(t=t) if self.state is State.IDLE:
                 self.lifted_at, self.clips_this_lift, self.prompted = t, 0, False
                 lift: list[Effect] = [Report({"event": "lift", "t": t})]
+                if not self.audio_ok:  # the dashboard still sees people trying
+                    problem = f"lifted while audio is unavailable: {self.audio_problem}"
+                    lift.append(
+                        Report({"event": "error", "t": t, "source": "audio", "message": problem})
+                    )
                 if self.live is not None and self.live_up and self.audio_ok:
                     self.playing, self.started_at = self.live.connecting, now
                     return [*lift, Play(self.live.connecting), *self._dial(now)]
@@ -237,8 +243,8 @@ class Session:
                 return [Report({"event": "error", "t": now, "clip": file, "message": reason})]
             case SoundFinished(sound=sound) if sound is self.playing:
                 return self._finished(sound, now, wall)
-            case AudioLost():
-                self.audio_ok = False
+            case AudioLost(reason=reason):
+                self.audio_ok, self.audio_problem = False, reason
                 effects = self._end_clip(now, finished=False)
                 self.playing = None
                 if self.state in (State.PLAYING, State.END_TONE, State.PROMPT):

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
+import sounddevice as sd
 from gpiozero.pins.mock import MockFactory
 
 from kiosk.app import Booth
-from kiosk.config import HookConfig
+from kiosk.audio.output import find_device
+from kiosk.audio.virtual import VirtualReceiver
+from kiosk.config import Config, HookConfig
+from kiosk.errors import AudioError
 
 
 class SimulatedHook:
@@ -38,6 +45,44 @@ class SimulatedHook:
         self.set(False)
 
 
+def virtual_receiver(config: Config, say: TextIO = sys.stderr) -> VirtualReceiver | None:
+    """Stand a private PulseAudio sink in for a missing sound card; None when there is one.
+
+    What the receiver plays is written to `<state_dir>/receiver.wav`. Call before the booth
+    opens its stream: PortAudio is re-initialised to see the new ALSA "default".
+    """
+    try:
+        find_device(config.audio.device, list(sd.query_devices()))
+        return None
+    except AudioError as e:
+        problem = str(e)
+    if not VirtualReceiver.available():
+        print(
+            f"no sound card ({problem}) and no PulseAudio to stand in: the booth runs, silent "
+            "(apt-get install pulseaudio pulseaudio-utils for a virtual receiver)",
+            file=say,
+        )
+        return None
+    state_dir = Path(config.state_dir)
+    receiver = VirtualReceiver(state_dir / "receiver").start()
+    os.environ.update(receiver.env)
+    sd._terminate()
+    sd._initialize()
+    wav = state_dir / "receiver.wav"
+    receiver.record_wav(wav)
+    print(
+        f"no sound card here ({problem}): playing into a virtual receiver; what the handset "
+        f"would have played is written to {wav}",
+        file=say,
+    )
+    return receiver
+
+
+def with_virtual_device(config: Config) -> Config:
+    """The config whose audio device is the virtual receiver's ALSA "default"."""
+    return dataclasses.replace(config, audio=dataclasses.replace(config.audio, device="default"))
+
+
 def start_booth(booth: Booth) -> threading.Thread:
     """Run the booth on its own thread (the simulator's main thread owns stdin or the window)."""
     thread = threading.Thread(target=booth.run, name="booth", daemon=True)
@@ -51,7 +96,8 @@ def run_headless(
     """Execute `lift`, `hangup`, `sleep SECONDS`, `quit` lines; returns the exit code."""
     thread = start_booth(booth)
     try:
-        while not booth.ready.wait(0.1):
+        # The loop, not READY: without an audio device the booth still takes lifts and quit.
+        while not booth.running.wait(0.1):
             if not thread.is_alive():
                 return 1
         hook.hangup()

@@ -34,16 +34,27 @@ def write_config(folder: Path, clips: Path, **overrides: Any) -> Path:
 class HeadlessBooth:
     """The simulator in a child process; events arrive as dicts in `events`."""
 
-    def __init__(self, config: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        config: Path | None,
+        env: dict[str, str],
+        args: tuple[str, ...] = (),
+        kiosk: tuple[str, ...] = tuple(KIOSK),
+        cwd: Path | None = None,
+    ) -> None:
+        """`kiosk` is the command to run (an installed `kiosk` script, say); no `config`
+        means the simulator's built-in defaults."""
         self.events: list[dict[str, Any]] = []
         self._cond = threading.Condition()
+        where = ["--config", str(config)] if config is not None else []
         self.proc = subprocess.Popen(
-            [*KIOSK, "simulate", "--headless", "--config", str(config), *args],
+            [*kiosk, "simulate", "--headless", *where, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **env},
+            cwd=cwd,
         )
         self.stderr = ""
         self._reader = threading.Thread(target=self._read, daemon=True)

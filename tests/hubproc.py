@@ -33,10 +33,12 @@ class HubProcess:
         token: str = "test-admin-token",
         env: dict[str, str] | None = None,
         module: str = "hub.cli",
+        python: str = sys.executable,
     ) -> None:
-        """`module` is run as `python -m MODULE serve --data DATA --port PORT`."""
+        """`module` is run as `PYTHON -m MODULE serve --data DATA --port PORT`."""
         self.data = data
         self.module = module
+        self.python = python
         self.token = token
         self.env = env or {}
         self.port = free_port()
@@ -48,7 +50,7 @@ class HubProcess:
         with self.log.open("wb") as log:
             self._proc = subprocess.Popen(
                 [
-                    sys.executable,
+                    self.python,
                     "-m",
                     self.module,
                     "serve",

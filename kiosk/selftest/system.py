@@ -106,12 +106,18 @@ def _check_clock(date: str | None, max_skew_s: float, wall: Callable[[], dt.date
     return failed("clock", f"{abs(skew):.0f} s {side} the hub's clock", NTP_FIX)
 
 
+def _create_fix(state_dir: Path) -> str:
+    return (
+        f"create it for the kiosk user (sudo install -d -o kiosk {state_dir}); "
+        "a read-only root must leave it writable"
+    )
+
+
 def check_disk(state_dir: Path, min_free_mb: float) -> Item:
-    """Free space on the state directory's file system (or its nearest existing parent)."""
-    folder = state_dir
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    free_mb = shutil.disk_usage(folder).free / 1e6
+    """Free space on the state directory's file system; a missing directory fails."""
+    if not state_dir.is_dir():
+        return failed("disk", f"{state_dir} does not exist", _create_fix(state_dir))
+    free_mb = shutil.disk_usage(state_dir).free / 1e6
     if free_mb >= min_free_mb:
         return passed("disk", f"{free_mb:.0f} MB free under {state_dir}")
     return failed(
@@ -133,10 +139,7 @@ def check_state_dir(state_dir: Path) -> Item:
             os.unlink(name)
     except OSError as e:
         return failed(
-            "state_dir",
-            f"cannot write in {state_dir}: {e.strerror or e}",
-            f"create it for the kiosk user (sudo install -d -o kiosk {state_dir}); "
-            "a read-only root must leave it writable",
+            "state_dir", f"cannot write in {state_dir}: {e.strerror or e}", _create_fix(state_dir)
         )
     return passed("state_dir", f"{state_dir} is writable")
 

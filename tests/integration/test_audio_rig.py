@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from kiosk.errors import AudioError
 from tests.audio_rig import (
     RATE,
     AlsaFileCapture,
@@ -212,7 +213,7 @@ def test_pulse_recorder_timing_is_conservative(tmp_path: Path, latency: str) -> 
 @pytest.mark.pulse
 def test_pulse_sink_start_failure_reports_the_log(tmp_path: Path) -> None:
     sink = PulseSink(tmp_path, sink_name="two words")  # breaks module-null-sink's arguments
-    with pytest.raises(RuntimeError, match="no sink 'two words'") as info:
+    with pytest.raises(AudioError, match="no sink 'two words'") as info:
         sink.start()
     assert "module-null-sink" in str(info.value)
     assert not sink.running

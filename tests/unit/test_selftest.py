@@ -122,7 +122,10 @@ def test_state_dir_and_disk(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the probe file is gone
     missing = check_state_dir(tmp_path / "nope")
     assert missing.result is Result.FAIL and "install -d" in missing.fix
-    assert check_disk(tmp_path / "not" / "yet", 1).result is Result.PASS
+    assert check_disk(tmp_path, 1).result is Result.PASS
+    gone = check_disk(tmp_path / "not" / "yet", 1)  # passed on the parent's space before
+    assert gone.result is Result.FAIL and "does not exist" in gone.detail
+    assert "install -d" in gone.fix
     assert check_disk(tmp_path, 1e12).result is Result.FAIL
 
 

@@ -31,13 +31,30 @@ pytestmark = [
 ]
 
 
+def own_home(state: Path) -> dict[str, str]:
+    """An empty home of the child's own (read-only in the sandbox, like the kiosk user's under
+    ProtectHome): what the runner's home holds, such as a ~/.config/pulse without a cookie that
+    libpulse then tries to write, must not change the outcome."""
+    home = state.parent / "home"
+    home.mkdir(exist_ok=True)
+    dirs = {"XDG_CONFIG_HOME": ".config", "XDG_STATE_HOME": ".local/state"}
+    dirs |= {"XDG_CACHE_HOME": ".cache", "XDG_DATA_HOME": ".local/share"}
+    return {"HOME": str(home), **{k: str(home / v) for k, v in dirs.items()}}
+
+
 def sandboxed(
     argv: list[str], state: Path, env: dict[str, str], **kw: object
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         readonly_argv(argv, [state]),
         cwd=REPO,
-        env={**os.environ, **env, "GPIOZERO_PIN_FACTORY": "mock", "PYTHONDONTWRITEBYTECODE": "1"},
+        env={
+            **os.environ,
+            **own_home(state),
+            **env,
+            "GPIOZERO_PIN_FACTORY": "mock",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
         text=True,
         **kw,
     )
@@ -64,6 +81,7 @@ def test_kiosk_run_starts_and_a_lift_plays_with_only_state_writable(
     state = tmp_path / "state"
     state.mkdir()
     config = write_config(tmp_path, tmp_path / "set")
+    own_home(state)  # before the listing: the sandboxes' home is the test's, not the booth's
     before = {p for p in tmp_path.rglob("*") if not p.is_relative_to(state)}
 
     # The real entry point, as systemd starts it: READY=1 on the notify socket.

@@ -308,6 +308,12 @@ class Recorder:
             if not ok or not self._stamps or self._stamps[-1] < deadline:
                 raise RuntimeError(f"recorder stalled (parec running={self.running})")
 
+    def between(self, t0: float, t1: float) -> FloatArray:
+        """Recorded samples whose play time lies in [t0, t1] (monotonic seconds; 5 ms steps)."""
+        samples = self.samples()
+        idx = [i for i in range(0, len(samples), 240) if t0 <= self.time_of_sample(i) <= t1]
+        return samples[idx[0] : idx[-1] + 240] if idx else samples[:0]
+
     def time_of_sample(self, index: int) -> float:
         """Upper-bound estimate of the time.monotonic() at which sample `index` played."""
         with self._lock:

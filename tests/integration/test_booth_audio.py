@@ -13,19 +13,12 @@ import pytest
 import soundfile as sf
 
 from kiosk.audio.decode import decode
-from tests.audio_rig import AlsaFileCapture, PulseSink, Recorder, best_lag, max_step
+from tests.audio_rig import AlsaFileCapture, PulseSink, best_lag, max_step
 from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pulse
-
-
-def window(rec: Recorder, t0: float, t1: float) -> np.ndarray:
-    """Recorded samples whose play time lies in [t0, t1] (monotonic seconds)."""
-    samples = rec.samples()
-    idx = [i for i in range(0, len(samples), 240) if t0 <= rec.time_of_sample(i) <= t1]
-    return samples[idx[0] : idx[-1] + 240] if idx else samples[:0]
 
 
 def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: PulseSink) -> None:
@@ -50,7 +43,7 @@ def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: Pul
     assert end["finished"] is False and 800 <= end["listened_ms"] <= 1200
     assert second["clip"] != start["clip"]  # never the same clip twice running
     needle = clips[start["clip"]][:24000]
-    _, score = best_lag(window(rec, start["t"], hang["t"]), needle)
+    _, score = best_lag(rec.between(start["t"], hang["t"]), needle)
     if score <= 0.9:  # say where it was, if anywhere (CI once saw 0.06 here, once in ~20 runs)
         lag, anywhere = best_lag(rec.samples(), needle)
         offset = rec.time_of_sample(lag) - start["t"]
@@ -58,9 +51,9 @@ def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: Pul
             f"{start['clip']} not found in the recording (score {score:.2f}; best anywhere "
             f"{anywhere:.2f}, {offset:+.3f} s from clip_start)\n{booth.stderr[-3000:]}"
         )
-    after = window(rec, hang["t"] + 0.05, hang["t"] + 0.5)
+    after = rec.between(hang["t"] + 0.05, hang["t"] + 0.5)
     assert len(after) > 10000 and np.max(np.abs(after)) < 1e-4  # silence after hang-up
-    around = window(rec, hang["t"] - 0.1, hang["t"] + 0.1)
+    around = rec.between(hang["t"] - 0.1, hang["t"] + 0.1)
     assert max_step(around) < 0.2  # faded out: no click
 
 
@@ -85,7 +78,7 @@ def test_lift_that_lasts_pause_next_clip_end_tone(tmp_path: Path, pulse: PulseSi
     assert gap >= 0.3  # the pause between clips
     tone = decode(ROOT / "kiosk" / "data" / "prompts" / "end-tone.ogg", 48000, 30)
     complete = booth.named("lift_complete")[0]["t"]
-    _, score = best_lag(window(rec, complete, complete + 1.6), tone[:12000])
+    _, score = best_lag(rec.between(complete, complete + 1.6), tone[:12000])
     assert score > 0.9, f"end tone not heard (score {score:.2f})"
 
 
@@ -128,7 +121,7 @@ def test_a_set_with_nothing_playable_says_so(tmp_path: Path, pulse: PulseSink) -
         finally:
             assert booth.quit() == 0
     prompt = decode(ROOT / "kiosk" / "data" / "prompts" / "no-stories.ogg", 48000, 30)
-    _, score = best_lag(window(rec, lift["t"], lift["t"] + 4.0), prompt[:48000])
+    _, score = best_lag(rec.between(lift["t"], lift["t"] + 4.0), prompt[:48000])
     assert score > 0.9, f"no-stories prompt not heard (score {score:.2f})"
     assert booth.named("clip_start") == []
 
@@ -163,9 +156,9 @@ def test_offhook_timeout_prompts_then_silence(tmp_path: Path, pulse: PulseSink) 
             assert booth.quit() == 0
     assert 4900 <= timeout["held_ms"] <= 6000
     prompt = decode(ROOT / "kiosk" / "data" / "prompts" / "please-hang-up.ogg", 48000, 30)
-    _, score = best_lag(window(rec, timeout["t"], timeout["t"] + 4), prompt[:48000])
+    _, score = best_lag(rec.between(timeout["t"], timeout["t"] + 4), prompt[:48000])
     assert score > 0.9, f"hang-up prompt not heard (score {score:.2f})"
-    tail = window(rec, timeout["t"] + 4.2, timeout["t"] + 4.9)
+    tail = rec.between(timeout["t"] + 4.2, timeout["t"] + 4.9)
     assert len(tail) and np.max(np.abs(tail)) < 1e-4  # then silence, no loop
 
 
@@ -215,7 +208,7 @@ def test_audio_device_lost_mid_clip_then_back(tmp_path: Path) -> None:
             assert booth.quit() == 0
     assert lost["source"] == "audio"
     assert end["finished"] is False
-    heard = window(rec, second["t"], second["t"] + 1.0)
+    heard = rec.between(second["t"], second["t"] + 1.0)
     _, score = best_lag(
         heard, make_set(tmp_path / "again", {"a.wav": 6.0, "b.wav": 6.0})[second["clip"]][:24000]
     )

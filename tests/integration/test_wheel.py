@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
 
 from kiosk.audio.decode import decode
-from tests.audio_rig import PulseSink, Recorder, best_lag
+from tests.audio_rig import PulseSink, best_lag
 from tests.booth_runner import HeadlessBooth
 from tests.hubproc import HubProcess
 from tests.integration.test_daemon_systemd import NotifySocket, stop_daemon
@@ -101,13 +100,6 @@ def test_the_installed_package_is_not_the_checkout(installed: Installed) -> None
     assert all(path.startswith(str(installed.venv)) for path in where), where
 
 
-def window(rec: Recorder, t0: float, t1: float) -> np.ndarray:
-    """Recorded samples whose play time lies in [t0, t1] (monotonic seconds)."""
-    samples = rec.samples()
-    idx = [i for i in range(0, len(samples), 240) if t0 <= rec.time_of_sample(i) <= t1]
-    return samples[idx[0] : idx[-1] + 240] if idx else samples[:0]
-
-
 @pytest.mark.pulse
 def test_the_installed_simulator_plays_a_lift_of_the_bundled_set(
     installed: Installed, pulse: PulseSink
@@ -131,7 +123,7 @@ def test_the_installed_simulator_plays_a_lift_of_the_bundled_set(
             assert booth.quit() == 0, booth.stderr
     assert start["set"] == "sample", start
     clip = decode(REPO / "kiosk" / "data" / "sample-set" / start["clip"], 48000, 60)
-    _, score = best_lag(window(rec, start["t"], hang["t"]), clip[:24000])
+    _, score = best_lag(rec.between(start["t"], hang["t"]), clip[:24000])
     assert score > 0.9, f"{start['clip']} not heard (score {score:.2f})\n{booth.stderr[-2000:]}"
 
 

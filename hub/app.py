@@ -49,8 +49,9 @@ from kiosk.content.repository import Repository, RepositoryError, utcnow
 log = logging.getLogger(__name__)
 
 _TARGET = re.compile(
-    r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/clipset\.json"
-    r"|assignments\.json)$"
+    r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}"
+    r"|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/(clipset|history)\.json"
+    r"|assignments\.json|consent\.json)$"
 )
 
 
@@ -127,7 +128,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         sha256: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
     ) -> dict[str, Any]:
         if not _TARGET.fullmatch(path):
-            raise HTTPException(400, f"{path}: not a clip, set manifest or assignments path")
+            raise HTTPException(400, f"{path}: not a target the hub takes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -158,7 +159,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
             snapshot_version = await asyncio.to_thread(run)
         except (RepositoryError, TufRepositoryError) as e:
             raise HTTPException(400, str(e)) from e
-        sets = sorted(p.split("/")[1] for p in targets.signed.targets if p.startswith("sets/"))
+        sets = sorted(
+            p.split("/")[1] for p in targets.signed.targets if p.endswith("/clipset.json")
+        )
         db.record_publish(targets.signed.version, snapshot_version, sets)
         log.info("published targets v%d (snapshot v%d)", targets.signed.version, snapshot_version)
         return {"targets_version": targets.signed.version, "snapshot_version": snapshot_version}

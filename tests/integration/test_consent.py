@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -44,24 +46,33 @@ def sample_set(tmp_path: Path) -> Path:
 
 
 def test_the_three_commands_leave_maria_retired(
-    publisher: Publisher, sample_set: Path, capsys: pytest.CaptureFixture[str]
+    publisher: Publisher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    sample_set = tmp_path / "sample-set"  # the bundled sample set, as in the issue
+    shutil.copytree(resources.files("kiosk.data") / "sample-set", sample_set)  # type: ignore[arg-type]
     assert admin(publisher, "publish", sample_set, "--set", "s") == 0
     assert admin(publisher, "retire", "s", "maria", "--reason", "withdrawn by email") == 0
     capsys.readouterr()
     assert admin(publisher, "publish", sample_set, "--set", "s") == 2
     err = capsys.readouterr().err
-    assert f"{sample_set / 'maria.wav'}: consent withdrawn" in err
-    assert "--reinstate maria.wav --reason" in err and "nothing was published" in err
+    assert f"{sample_set / 'maria.ogg'}: consent withdrawn" in err
+    assert "--reinstate maria.ogg --reason" in err and "nothing was published" in err
     dest = publisher.destination()
     manifest = current_manifest(dest, "s")
     assert manifest is not None
-    assert (manifest.version, [c.file for c in manifest.clips]) == (2, ["bob.opus"])
+    assert manifest.version == 2
+    assert [c.file for c in manifest.clips] == [
+        "tom.opus",
+        "priya.opus",
+        "jonas.opus",
+        "aisha.opus",
+    ]
     register = read_register(dest, dest.current_targets())
     (gone,) = register.retired
-    source = (sample_set / "maria.wav").read_bytes()
+    source = (sample_set / "maria.ogg").read_bytes()
     assert gone.source_sha256 == hashlib.sha256(source).hexdigest()
-    assert (gone.file, gone.title, gone.speaker) == ("maria.opus", "Title maria.wav", "Speaker 0")
+    assert (gone.file, gone.title) == ("maria.opus", "I almost cancelled")
+    assert gone.speaker == "Maria, customer since 2019"
     assert (gone.reason, gone.by, gone.sets) == ("withdrawn by email", "ana", ("s",))
     history = read_history(dest, dest.current_targets(), "s")
     assert [(v.version, v.action, v.by) for v in history.versions] == [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,7 @@ OPEN_PATHS = frozenset({("POST", "/api/v1/enroll")})
 class Principal:
     role: Role
     booth_id: str = ""
+    admin: str = ""  # the admin's name (hub/admins.py), "bootstrap" for the first token
 
 
 def digest(secret: str) -> str:
@@ -45,16 +47,23 @@ def bearer(request: Request) -> str | None:
 class Auth:
     """Turns a bearer secret into a Principal (or None)."""
 
-    def __init__(self, admin_token: str, db: Database) -> None:
+    def __init__(
+        self, admin_token: str, db: Database, named: Callable[[str], str | None] = lambda _: None
+    ) -> None:
+        """`named(token)` gives the named admin holding a personal token (hub/admins.py)."""
         self._admin = admin_token.encode()
         self._db = db
+        self._named = named
 
     def principal(self, request: Request) -> Principal | None:
         given = bearer(request)
         if given is None:
             return None
         if hmac.compare_digest(given.encode(), self._admin):
-            return Principal("admin")
+            return Principal("admin", admin="bootstrap")
+        name = self._named(given)
+        if name is not None:
+            return Principal("admin", admin=name)
         wanted = digest(given)
         rows = self._db.query(
             "SELECT id, token_sha256 FROM booths WHERE token_sha256 = ? AND revoked_at IS NULL",

@@ -87,7 +87,7 @@ def check_sources(
             Reinstatement(
                 source_sha256=found.source_sha256,
                 source_key=found.source_key,
-                file=clip.file,
+                file=found.file,
                 title=found.title,
                 speaker=found.speaker,
                 reason=reason,

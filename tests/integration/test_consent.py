@@ -95,7 +95,7 @@ def test_reinstate_is_recorded_and_a_new_cut_warns(
     assert register.retired == ()
     (back,) = register.reinstated
     assert (back.file, back.reason, back.by, back.retired_reason) == (
-        "maria.wav",
+        "maria.opus",
         "consent given again",
         "ana",
         "legal",

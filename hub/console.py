@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub import audit, stats
@@ -156,17 +156,22 @@ def console_router(
         if sessions.who(request.cookies.get(COOKIE)) is None:
             raise HTTPException(401, "log in first")
         view = RepoView(repo)
+        register = view.register()
+        if any(r.file == file and name in r.sets for r in register.retired):
+            raise HTTPException(410, f"{file}: consent withdrawn")
         manifest = view.manifest(name)
         clip = next((c for c in manifest.clips if c.file == file), None) if manifest else None
         if clip is None:
             raise HTTPException(404, f"set {name!r} has no clip {file!r}")
-        if clip.sha256 in view.register().retired_sha256s():
+        if clip.sha256 in register.retired_sha256s():
             raise HTTPException(410, f"{file}: consent withdrawn")
-        data = view.clip_bytes(clip)
-        if data is None:
-            raise HTTPException(404, f"{clip.target}: not a published target")
+        path = view.clip_path(clip)
+        if path is None:
+            raise HTTPException(404, f"{clip.target}: not in the repository")
         headers = {**CONSOLE_HEADERS, "Cache-Control": "private, max-age=300"}
-        return Response(data, media_type="audio/ogg", headers=headers)
+        # FileResponse answers Range requests: the browser reads an Ogg file's end for its
+        # duration, and shows no duration (Infinity) without them.
+        return FileResponse(path, media_type="audio/ogg", headers=headers)
 
     @router.get("/console/consent")
     def consent(request: Request) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from tuf.api.metadata import TargetFile, Targets
 
@@ -78,9 +79,13 @@ class RepoView:
             duration = _opus_seconds(self.repo.target_path(info).as_posix())
         return ClipInfo(clip, duration, str(custom.get("loudness", "")))
 
-    def clip_bytes(self, clip: ManifestClip) -> bytes | None:
+    def clip_path(self, clip: ManifestClip) -> Path | None:
+        """The clip's bytes in the repository folder, if they are there at their signed length
+        (the hub wrote them after checking their hash)."""
         info = self.targets.targets.get(clip.target)
-        return None if info is None else self._read(info)
+        if info is None or not self.repo.has_target_bytes(info):
+            return None
+        return self.repo.target_path(info)
 
 
 def _opus_seconds(path: str) -> float | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kiosk.admin import booths, changes
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
+from kiosk.admin.newset import starter_clipset
 from kiosk.admin.options import add_common, resolve
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
@@ -25,18 +26,19 @@ from kiosk.errors import ConfigError
 ONLINE = ("snapshot", "timestamp")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand; the common options (kiosk.admin.options) go before or after it."""
     parser = argparse.ArgumentParser(
         prog="kiosk-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
-    pub.add_argument("folder", type=Path)
-    pub.add_argument("--set", dest="set_name", required=True)
+    pub.add_argument("folder", type=Path, help="a clip-set folder: audio files + clipset.yaml")
+    pub.add_argument("--set", dest="set_name", required=True, help="the set to publish it as")
     pub.add_argument("--lufs", type=float, default=-20.0, help="integrated loudness target")
     pub.add_argument("--true-peak", type=float, default=-1.0, help="true-peak ceiling, dBTP")
-    pub.add_argument("--max-seconds", type=float, default=600.0)
+    pub.add_argument("--max-seconds", type=float, default=600.0, help="longest clip allowed")
     pub.add_argument(
         "--reinstate",
         metavar="FILE",
@@ -50,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("sets", help="list the published sets")
     show = sub.add_parser("show", help="show a set's clips")
-    show.add_argument("name")
+    show.add_argument("name", metavar="SET", help="the set")
+    new = sub.add_parser("new-set", help="write a starter clipset.yaml from a folder's audio")
+    new.add_argument("folder", metavar="FOLDER", type=Path, help="a folder of audio files")
     ret = sub.add_parser("retire", help="withdraw a clip's consent: it plays nowhere again")
     ret.add_argument("name", metavar="SET", help="a set that plays the clip")
     ret.add_argument("clip", metavar="CLIP", help="the clip's file name or its stem")
@@ -59,22 +63,37 @@ def main(argv: list[str] | None = None) -> int:
         "--all-sets", action="store_true", help="also retire it from every other set playing it"
     )
     rol = sub.add_parser("rollback", help="republish an earlier version of a set as a new one")
-    rol.add_argument("name", metavar="SET")
+    rol.add_argument("name", metavar="SET", help="the set to roll back")
     rol.add_argument("version", metavar="VERSION", type=int, help="the version to bring back")
     sub.add_parser("consent", help="list retired clips and every clip's consent expiry")
     asg = sub.add_parser("assign", help="make booths of a group follow a set")
-    asg.add_argument("group")
-    asg.add_argument("set_name", metavar="set")
+    asg.add_argument("group", metavar="GROUP", help="a booth group (sync.group on the booths)")
+    asg.add_argument("set_name", metavar="SET", help="the set its booths will play")
+    sub.add_parser("assignments", help="list which set each booth group plays")
     rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
-    rot.add_argument("role", choices=("targets", "snapshot", "timestamp"))
+    rot.add_argument(
+        "role", choices=("targets", "snapshot", "timestamp"), help="the key to replace"
+    )
     booths.add_parser(sub)
     add_common(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         resolve(args)
     except ConfigError as e:
         print("\n".join(e.problems), file=sys.stderr)
         return 2
+    if args.command == "new-set":
+        try:
+            written, count = starter_clipset(args.folder)
+        except ConfigError as e:
+            print("\n".join(e.problems), file=sys.stderr)
+            return 2
+        print(f"wrote {written} with {count} clips: fill in each speaker and expiry")
+        return 0
     if args.command not in ("init", "rotate-key") and not (args.repo or args.hub):
         print("error: give --repo DIR or --hub URL (or KIOSK_HUB_URL)", file=sys.stderr)
         return 2
@@ -125,12 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{done.new_clips} new ({done.new_bytes / 1024:.0f} KiB uploaded)"
                     )
             case "sets":
-                for path in sorted(dest.current_targets().signed.targets):
-                    if path.startswith("sets/"):
-                        manifest = current_manifest(dest, path.split("/")[1])
-                        assert manifest is not None
-                        count = len(manifest.clips)
-                        print(f"{manifest.name}\tversion {manifest.version}\t{count} clips")
+                for name, current in changes.sets_of(dest).items():
+                    print(f"{name}\tversion {current.version}\t{len(current.clips)} clips")
             case "show":
                 manifest = current_manifest(dest, args.name)
                 if manifest is None:
@@ -140,8 +155,17 @@ def main(argv: list[str] | None = None) -> int:
                     expires = f"  expires {clip.expires}" if clip.expires else ""
                     print(f"  {clip.file}\t{clip.title!r} - {clip.speaker}{expires}")
             case "assign":
-                groups = assign(dest, keys.signer("targets"), args.group, args.set_name)
-                print(f"assignments: {groups}")
+                assign(dest, keys.signer("targets"), args.group, args.set_name)
+                print(
+                    f"booths in group {args.group} now play set {args.set_name} "
+                    "(at their next sync)"
+                )
+            case "assignments":
+                groups = changes.assignments(dest)
+                for group, set_name in sorted(groups.items()):
+                    print(f"{group}\t{set_name}")
+                if not groups:
+                    print("no group is assigned a set (kiosk-admin assign GROUP SET)")
             case "retire":
                 gone = changes.retire(
                     dest,

@@ -232,3 +232,56 @@ def test_a_booth_offline_at_retirement_deletes_the_bytes_when_back(
         finally:
             assert booth.quit() == 0
     assert all(e["event"] != "clip_start" or e["clip"] != "maria.opus" for e in booth.events)
+
+
+def test_new_set_dry_run_then_publish_and_assignments(
+    publisher: Publisher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "Spring stories"
+    make_set(folder, {"ana_intro.wav": 0.5, "bo-story.flac": 0.5})
+    (folder / "clipset.yaml").unlink()
+    (folder / "notes.txt").write_text("not audio")
+    assert main(["new-set", str(folder)]) == 0
+    assert "with 2 clips" in capsys.readouterr().out
+    text = (folder / "clipset.yaml").read_text()
+    assert "name: Spring-stories" in text and "title: Ana intro" in text
+    assert "expires:  # YYYY-MM-DD" in text and "notes.txt" not in text
+    assert main(["new-set", str(folder)]) == 2
+    assert "exists already" in capsys.readouterr().err
+
+    before = publisher.destination().current_targets().signed.version
+    assert admin(publisher, "publish", folder, "--set", "spring", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "dry run: spring would become version 1:" in out
+    assert "+ ana_intro.opus  'Ana intro' - " in out and "nothing was uploaded" in out
+    assert publisher.destination().current_targets().signed.version == before
+    assert not (publisher.repo.targets_dir / "clips").exists()  # no clip was uploaded
+    assert admin(publisher, "publish", folder, "--set", "spring") == 0
+    capsys.readouterr()
+    assert admin(publisher, "assign", "hall", "spring") == 0
+    assert (
+        capsys.readouterr().out == "booths in group hall now play set spring (at their next sync)\n"
+    )
+    assert admin(publisher, "assignments") == 0
+    assert capsys.readouterr().out == "hall\tspring\n"
+    assert admin(publisher, "sets") == 0
+    assert capsys.readouterr().out == "spring\tversion 1\t2 clips\n"
+
+
+def test_every_argument_has_help() -> None:
+    import argparse
+
+    from kiosk.admin.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, where: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{where} {name}")
+            elif not action.help:
+                missing.append(f"{where} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "kiosk-admin")
+    assert missing == []

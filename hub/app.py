@@ -39,6 +39,7 @@ from hub.admins import AdminStore
 from hub.audit import AuditLog, describe
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth, Principal
 from hub.console import console_router
+from hub.content import clip_lengths
 from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
@@ -202,7 +203,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     sessions = AdminSessions(
         settings.admin_token().encode(), clock, named=admins.name_of, active=admins.active
     )
-    app.include_router(dashboard_router(reader, sessions, clock))
+    app.include_router(dashboard_router(reader, sessions, clock, lambda: clip_lengths(repo)))
     app.include_router(console_router(reader, repo, sessions, clock))
     app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")

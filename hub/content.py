@@ -96,3 +96,16 @@ def _opus_seconds(path: str) -> float | None:
         return float(sf.info(path).duration)
     except (RuntimeError, OSError):
         return None
+
+
+def clip_lengths(repo: Repository) -> dict[tuple[str, str], float]:
+    """(set, clip file) -> seconds, for every clip of every set's current version."""
+    view = RepoView(repo)
+    out = {}
+    for name in view.set_names():
+        manifest = view.manifest(name)
+        for clip in manifest.clips if manifest else ():
+            seconds = view.clip_info(clip).duration_s
+            if seconds is not None:
+                out[(name, clip.file)] = seconds
+    return out

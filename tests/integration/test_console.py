@@ -51,6 +51,8 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
         rows.booth("b1")
         for listened_ms, finished in ((4000, False), (9000, True)):
             rows.play("b1", time.time() - 60, "lobby", "tom.opus", listened_ms, finished)
+        rows.booth("b2")
+        rows.play("b2", time.time() - 60, "lobby", "priya.opus", 5700, True)
     finally:
         db.close()
 
@@ -116,3 +118,26 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]
     assert actions == ["retire", "assign", "publish", "admin add"]
     screenshot(browser, "console-audit")
+
+    # The clips page: clip lengths, and charts with axes on one scale across small multiples.
+    browser.get(f"{hub.url}/dashboard/clips")
+    tom_row = browser.find_element(By.CSS_SELECTOR, '#by-plays tr[data-clip="tom.opus"]')
+    assert tom_row.find_element(By.CLASS_NAME, "length").text == "6.7 s"
+
+    def heights(css: str) -> list[float]:
+        return [
+            float(str(r.get_attribute("height")))
+            for r in browser.find_elements(By.CSS_SELECTOR, css)
+        ]
+
+    tom_bars = heights('#hangups figure[data-clip="tom.opus"] rect')
+    priya_bars = heights('#hangups figure[data-clip="priya.opus"] rect')
+    # tom: half of his plays to the end; priya: all of hers. The same scale shows it.
+    assert tom_bars[-1] == pytest.approx(priya_bars[-1] / 2, abs=0.2)
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#hangups text.tick")]
+    assert ticks[:3] == ["0 %", "50 %", "100 %"]
+    per_booth = [
+        max(heights(f"#lifts figure:nth-of-type({i}) rect")) for i in (1, 2)
+    ]  # b1: 2 lifts, b2: 1 lift
+    assert per_booth[1] == pytest.approx(per_booth[0] / 2, abs=0.2)
+    screenshot(browser, "console-clips-charts")

@@ -90,6 +90,10 @@ def test_named_admins_and_every_change_in_the_audit_log(
         "publish",
     ]
 
+    metrics = requests.get(
+        f"{hub.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert metrics.status_code == 200
     assert hub_cli(["admin", "revoke", "ana", "--data", str(hub.data)]) == 0
     resp = requests.get(
         f"{hub.url}/api/v1/audit", headers={"Authorization": f"Bearer {token}"}, timeout=5

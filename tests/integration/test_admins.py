@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from hub.admins import AdminError, AdminStore
 from hub.audit import AuditLog
 from hub.auth import digest
-from hub.db import Database, open_database
+from hub.db import Database
 from hub.webauth import AdminSessions
 
 
@@ -22,14 +19,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = open_database(tmp_path / "hub.sqlite3")
-    else:
-        database = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
-    yield database
-    database.close()
+@pytest.fixture
+def db(hub_database: Database) -> Database:
+    return hub_database
 
 
 def test_admin_tokens_are_personal_and_revocable(db: Database) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -17,18 +16,9 @@ from selenium.webdriver.common.by import By
 from hub.cli import main as hub_cli
 from hub.db import Database
 from kiosk.admin.cli import main as admin
-from tests.browser import chromium, click_through, screenshot
+from tests.browser import click_through, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = chromium(tmp_path / "chromium")
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_a_named_admin_listens_retires_and_sees_the_audit(

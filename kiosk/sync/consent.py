@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,24 +33,32 @@ class Purged:
     clips: tuple[str, ...]  # the retired sha256s that had bytes here
 
 
-def purge(store: SetStore, retired: Collection[str]) -> Purged:
-    """Delete every copy of the clips whose sha256 is in `retired`."""
+def purge(
+    store: SetStore, retired: Collection[str], quiet: Callable[[], None] = lambda: None
+) -> Purged:
+    """Delete every copy of the clips whose sha256 is in `retired`. Finding them only reads;
+    `quiet()` is called (it blocks until the handset is on the hook) only if there is some."""
     if not retired:
         return Purged((), (), ())
     cached = [p for p in store.clips.iterdir() if p.name.split(".")[0] in retired]
     inodes = {p.stat().st_ino for p in cached}
     sizes = {p.stat().st_size for p in cached}
+    hits: dict[Path, list[Path]] = {}
+    for folder in store.sets.iterdir():
+        if folder.is_dir() and not folder.is_symlink():
+            found = [f for f in folder.iterdir() if _is_retired(f, inodes, sizes, retired)]
+            if found:
+                hits[folder] = found
+    parts = [p for sha in retired if (p := store.partial / f"{sha}.part").exists()]
+    if not (cached or hits or parts):
+        return Purged((), (), ())
+    quiet()
     active = store.active()
     removed: list[str] = []
     active_files: list[str] = []
-    for folder in store.sets.iterdir():
-        if folder.is_symlink() or not folder.is_dir():
-            continue
-        hits = [f for f in folder.iterdir() if _is_retired(f, inodes, sizes, retired)]
-        if not hits:
-            continue
+    for folder, files in hits.items():
         if folder == active:
-            for f in hits:
+            for f in files:
                 f.unlink()
                 removed.append(str(f.relative_to(store.root)))
                 active_files.append(f.name)
@@ -61,18 +69,12 @@ def purge(store: SetStore, retired: Collection[str]) -> Purged:
         fsync_dir(store.sets)
         shutil.rmtree(trash)
         removed.append(str(folder.relative_to(store.root)))
-    for path in cached:
-        path.unlink()
+    for path in (*cached, *parts):
+        path.unlink(missing_ok=True)
         removed.append(str(path.relative_to(store.root)))
-    for sha in retired:
-        part = store.partial / f"{sha}.part"
-        if part.exists():
-            part.unlink()
-            removed.append(str(part.relative_to(store.root)))
-    if removed:
-        fsync_dir(store.clips)
-        fsync_dir(store.partial)
-        log.warning("consent: removed %d retired files: %s", len(removed), ", ".join(removed))
+    fsync_dir(store.clips)
+    fsync_dir(store.partial)
+    log.warning("consent: removed %d retired files: %s", len(removed), ", ".join(removed))
     clips = sorted({p.name.split(".")[0] for p in cached})
     return Purged(tuple(removed), tuple(active_files), tuple(clips))
 

@@ -150,13 +150,13 @@ class Syncer:
         )
 
     def _honour_consent(self, updater: Updater) -> set[str]:
-        """The retired clips' sha256s; their bytes are deleted first (on the hook)."""
+        """The retired clips' sha256s; any bytes of theirs here are deleted first (waiting for
+        the hook only if there are some)."""
         info = updater.get_targetinfo(CONSENT)
         if info is None:
             return set()
         retired = parse_register(self._target_bytes(updater, info), info.path).retired_sha256s()
-        self.quiet()
-        done = purge(self.store, retired)
+        done = purge(self.store, retired, self.quiet)
         if done.removed:
             self.purged(done)
         return retired

@@ -109,7 +109,9 @@ def test_purge_removes_every_copy(tmp_path: Path) -> None:
     (other / "maria.opus").write_bytes(data["maria"])
     store.activate(other)  # active: t-v1, previous: s-v2
     store.partial_path(shas["maria"]).write_bytes(b"maria's")  # an interrupted download
-    done = purge(store, {shas["maria"]})
+    waits: list[str] = []
+    done = purge(store, {shas["maria"]}, lambda: waits.append("quiet"))
+    assert waits == ["quiet"]  # deleting waits for the hook
     assert sorted(done.removed) == sorted(
         [
             "sets/s-v1",
@@ -122,7 +124,8 @@ def test_purge_removes_every_copy(tmp_path: Path) -> None:
     left = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert data["maria"] not in left and b"maria's" not in left
     assert data["bob"] in left
-    assert purge(store, {shas["maria"]}).removed == ()
+    assert purge(store, {shas["maria"]}, lambda: waits.append("again")).removed == ()
+    assert waits == ["quiet"]  # nothing to delete: no wait for the hook
 
 
 def parse(argv: list[str], env: dict[str, str]) -> argparse.Namespace:

@@ -2,7 +2,10 @@
 
 Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
 `--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
+Options go before or after the subcommand, and also come from the environment (KIOSK_HUB_URL,
+KIOSK_HUB_TOKEN, KIOSK_ADMIN_NAME) or ~/.config/kiosk-admin/config.yaml (kiosk.admin.options).
 The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
+Consent: `retire`, `consent`, `publish --reinstate` and `rollback` (docs/consent.md).
 """
 
 from __future__ import annotations

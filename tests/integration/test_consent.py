@@ -12,12 +12,14 @@ import pytest
 
 from kiosk.admin.changes import assignments
 from kiosk.admin.cli import main
-from kiosk.admin.consent import read_register
-from kiosk.admin.publishing import current_manifest, read_history
+from kiosk.admin.consent import put_register, read_register
+from kiosk.admin.publishing import current_manifest, next_targets, read_history
+from kiosk.content.consent import ConsentRegister, Retirement
+from kiosk.sync.consent import Purged
 from tests.audio_rig import PulseSink
 from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
-from tests.content import Publisher
+from tests.content import Publisher, booth_syncer
 from tests.nginx import Nginx
 
 
@@ -290,3 +292,41 @@ def test_every_argument_has_help() -> None:
 
     walk(build_parser(), "kiosk-admin")
     assert missing == []
+
+
+def test_a_booth_honours_the_register_over_a_manifest(
+    publisher: Publisher, sample_set: Path, nginx: Nginx, tmp_path: Path
+) -> None:
+    """A set nobody republished still names a retired clip: the booth neither stages nor keeps
+    it (the register is signed like the set, and wins)."""
+    assert admin(publisher, "publish", sample_set, "--set", "t") == 0
+    syncer, store = booth_syncer(tmp_path / "booth", nginx.url, publisher.root_json, "t")
+    first = syncer.sync()
+    assert sorted(p.name for p in first.folder.iterdir()) == [
+        "bob.opus",
+        "clipset.yaml",
+        "maria.opus",
+    ]
+    store.activate(first.folder)
+    purged: list[Purged] = []
+    syncer.purged = purged.append
+    # The register alone retires maria; set t keeps naming her.
+    dest = publisher.destination()
+    current = dest.current_targets()
+    manifest = current_manifest(dest, "t")
+    assert manifest is not None
+    maria = next(c for c in manifest.clips if c.file == "maria.opus")
+    gone = Retirement("", "", (maria.target,), "maria.opus", "T", "S", "legal", "ana", "now")
+    targets = next_targets(current)
+    put_register(dest, targets, ConsentRegister((gone,)))
+    targets.sign(publisher.keys.signer("targets"))
+    dest.publish(targets)
+
+    again = syncer.sync()
+    assert again.version == 1  # the same set version...
+    assert (again.folder / "maria.opus").exists() is False  # ...without maria on disk
+    assert [p.removed for p in purged] == [
+        ("sets/t-v1/maria.opus", f"cache/clips/{maria.sha256}.opus")
+    ]
+    assert purged[0].active_files == ("maria.opus",)
+    assert _files_with(tmp_path / "booth", maria.sha256) == []

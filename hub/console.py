@@ -5,7 +5,8 @@
                                           (duration, speaker, consent expiry, plays), retired
                                           clips, groups, the set's audit entries
     GET /console/sets/{name}/audio/{file} the clip's Opus target, for the page's <audio>
-    GET /console/consent                  the consent register, and expiry within 30 days
+    GET /console/consent                  the consent register (with the booths that reported
+                                          deleting each clip), and expiry within 30 days
     GET /console/audit                    every change: who, what, when
 
 Read-only, behind the admin's login (hub.webauth). Changes go through the signed command line
@@ -15,7 +16,10 @@ Read-only, behind the admin's login (hub.webauth). Changes go through the signed
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -33,6 +37,7 @@ from kiosk.content.repository import Repository
 
 Clock = Callable[[], float]
 PLAYS_DAYS = 30
+_CACHED = re.compile(r"cache/clips/([0-9a-f]{64})\.[a-z0-9]{1,8}")
 # The dashboard's policy, plus the clips the <audio> element fetches from this hub.
 CONSOLE_HEADERS = {
     **HEADERS,
@@ -50,6 +55,35 @@ def expiry(clip: ManifestClip, today: dt.date) -> tuple[str, bool]:
     if days <= EXPIRY_WARNING_DAYS:
         return f"{clip.expires} (in {days} d)", True
     return str(clip.expires), False
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A booth's `consent` event: it deleted a retired clip's bytes (hub time, Unix s)."""
+
+    booth: str
+    received_at: float
+
+
+def deletions(db: stats.Reader) -> dict[str, list[Deletion]]:
+    """Clip sha256 -> the booths that reported deleting its cached bytes, first report each."""
+    rows = db.query(
+        "SELECT booth_id, received_at, body FROM events WHERE event = 'consent' "
+        "ORDER BY received_at"
+    )
+    found: dict[str, dict[str, float]] = {}
+    for booth_id, received_at, body in rows:
+        try:
+            removed = json.loads(body).get("removed", [])
+        except (ValueError, AttributeError):
+            continue
+        for path in removed if isinstance(removed, list) else ():
+            m = _CACHED.fullmatch(str(path))
+            if m:
+                found.setdefault(m.group(1), {}).setdefault(str(booth_id), float(received_at))
+    ids = sorted({b for by in found.values() for b in by})
+    names = stats.booth_names(db, ids)
+    return {sha: [Deletion(names.get(b, b), t) for b, t in by.items()] for sha, by in found.items()}
 
 
 def console_router(
@@ -186,10 +220,14 @@ def console_router(
                     expiring.append((clip.expires, row))
         expiring.sort(key=lambda e: e[0])
         register = view.register()
+        deleted = deletions(db)
         return page(
             "consent.html",
             request,
-            retired=register.retired,
+            retired=[
+                (r, [d for sha in sorted(r.target_sha256s()) for d in deleted.get(sha, [])])
+                for r in register.retired
+            ],
             reinstated=register.reinstated,
             expiring=[row for _, row in expiring],
             warn_days=EXPIRY_WARNING_DAYS,

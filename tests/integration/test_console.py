@@ -14,8 +14,10 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from hub.cli import main as hub_cli
+from hub.content import RepoView
 from hub.db import Database
 from kiosk.admin.cli import main as admin
+from kiosk.content.repository import Repository
 from tests.browser import click_through, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
@@ -34,6 +36,9 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     sample = tmp_path / "sample-set"
     shutil.copytree(resources.files("kiosk.data") / "sample-set", sample)  # type: ignore[arg-type]
     assert kiosk_admin("publish", str(sample), "--set", "lobby") == 0
+    published = RepoView(Repository(hub.data / "repo")).manifest("lobby")
+    assert published is not None
+    maria_sha = next(c.sha256 for c in published.clips if c.file == "maria.opus")
     assert kiosk_admin("assign", "hall", "lobby") == 0
     db = Database(hub.data / "hub.sqlite3")
     try:
@@ -102,7 +107,18 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     assert requests.get(audio_url, cookies=cookies, timeout=5).status_code == 410
 
     browser.get(f"{hub.url}/console/consent")
-    assert "withdrawn by phone" in browser.find_element(By.ID, "retired").text
+    row = browser.find_element(By.CSS_SELECTOR, '#retired tr[data-clip="maria.opus"]')
+    assert "withdrawn by phone" in row.text
+    assert row.find_element(By.CLASS_NAME, "deleted").text == "none yet"
+    db = Database(hub.data / "hub.sqlite3")
+    try:  # b1 reports the deletion, as a booth's sync does (kiosk.sync.consent)
+        removed = [f"cache/clips/{maria_sha}.opus", "sets/lobby-v1/maria.opus"]
+        FleetRows(db).event("b1", "consent", time.time(), removed=removed, files=["maria.opus"])
+    finally:
+        db.close()
+    browser.refresh()
+    row = browser.find_element(By.CSS_SELECTOR, '#retired tr[data-clip="maria.opus"]')
+    assert row.find_element(By.CLASS_NAME, "deleted").text.startswith("b1 (")
     screenshot(browser, "console-consent")
     browser.get(f"{hub.url}/console/audit")
     actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]

@@ -3,6 +3,7 @@ plays a clip, retires it with the signed command line and sees the page and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import time
 from importlib import resources
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -35,6 +37,10 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
 
     sample = tmp_path / "sample-set"
     shutil.copytree(resources.files("kiosk.data") / "sample-set", sample)  # type: ignore[arg-type]
+    soon = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=12)
+    doc = yaml.safe_load((sample / "clipset.yaml").read_text())
+    doc["clips"][1]["expires"] = soon.isoformat()  # tom's consent ends in 12 days
+    (sample / "clipset.yaml").write_text(yaml.safe_dump(doc))
     assert kiosk_admin("publish", str(sample), "--set", "lobby") == 0
     published = RepoView(Repository(hub.data / "repo")).manifest("lobby")
     assert published is not None
@@ -64,6 +70,7 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     assert "width=device-width" in str(viewport.get_attribute("content"))
     row = browser.find_element(By.CSS_SELECTOR, 'tr[data-set="lobby"]')
     assert "hall" in row.text and "publish by Ana" in row.text
+    assert "1 expiring within 30 days" in row.text
     assert "never holds the targets key" in browser.find_element(By.CLASS_NAME, "signed").text
     screenshot(browser, "console-sets")
 
@@ -73,6 +80,8 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     assert "Maria, customer since 2019" in maria.text
     tom = browser.find_element(By.CSS_SELECTOR, '#clips tr[data-clip="tom.opus"]')
     assert tom.find_element(By.CSS_SELECTOR, ".plays").text == "2"
+    expiry = tom.find_element(By.CLASS_NAME, "expiry")
+    assert expiry.text == f"{soon} (in 12 d)" and "flag" in str(expiry.get_attribute("class"))
     player = maria.find_element(By.TAG_NAME, "audio")
     started = browser.execute_async_script(
         "const [a, done] = arguments; a.muted = true;"
@@ -119,6 +128,7 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     browser.refresh()
     row = browser.find_element(By.CSS_SELECTOR, '#retired tr[data-clip="maria.opus"]')
     assert row.find_element(By.CLASS_NAME, "deleted").text.startswith("b1 (")
+    assert f"{soon} (in 12 d)" in browser.find_element(By.ID, "expiry").text
     screenshot(browser, "console-consent")
     browser.get(f"{hub.url}/console/audit")
     actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]

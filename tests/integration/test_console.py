@@ -112,6 +112,13 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     versions = browser.find_elements(By.CSS_SELECTOR, "#versions tbody tr")
     assert [v.get_attribute("data-version") for v in versions] == ["2", "1"]
     screenshot(browser, "console-set-retired")
+    browser.set_window_size(390, 844)  # a phone: wide tables scroll inside the page
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    screenshot(browser, "console-set-phone")
+    assert overflow <= 0
+    browser.set_window_size(1280, 1800)
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     assert requests.get(audio_url, cookies=cookies, timeout=5).status_code == 410
 

@@ -38,6 +38,8 @@ from tuf.api.serialization import DeserializationError
 from hub.admins import AdminStore
 from hub.audit import AuditLog, describe
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth, Principal
+from hub.consentcheck import ConsentRefused
+from hub.consentcheck import check as consent_check
 from hub.console import console_router
 from hub.content import clip_lengths
 from hub.dashboard import dashboard_router
@@ -161,11 +163,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         def run() -> tuple[Targets, int]:
             with lock:
                 before = repo.targets().signed
+                consent_check(before, targets.signed, read_target)
                 return before, repo.publish_targets(targets, online())
 
         try:
             before, snapshot_version = await asyncio.to_thread(run)
-        except (RepositoryError, TufRepositoryError) as e:
+        except (RepositoryError, TufRepositoryError, ConsentRefused) as e:
             raise HTTPException(400, str(e)) from e
         who: Principal = request.state.principal
         for change in describe(before, targets.signed, read_target):

@@ -10,6 +10,12 @@ import requests
 
 from hub.cli import main as hub_cli
 from kiosk.admin.cli import main as admin
+from kiosk.admin.consent import put_register
+from kiosk.admin.destination import HubDestination
+from kiosk.admin.publishing import current_manifest, next_targets, stage_manifest
+from kiosk.content.consent import ConsentRegister
+from kiosk.content.keys import KeyStore
+from kiosk.content.repository import RepositoryError
 from tests.clipmaker import make_set
 from tests.hubproc import HubProcess
 
@@ -102,3 +108,31 @@ def test_named_admins_and_every_change_in_the_audit_log(
     last = audit(hub, hub.token)[0]
     assert (last["action"], last["subject"]) == ("admin revoke", "admin ana")
     assert hub_cli(["admin", "revoke", "ana", "--data", str(hub.data)]) == 2
+
+
+def test_the_hub_refuses_a_publish_that_undoes_a_retirement(
+    tmp_path: Path, hub: HubProcess
+) -> None:
+    """An older or hand-made client signs with the targets key but skips the consent checks."""
+    keys = KeyStore(tmp_path / "keys")
+    base = ["--hub", hub.url, "--token", hub.token, "--keys", str(tmp_path / "keys")]
+    make_set(tmp_path / "src", {"maria.wav": 1.0, "bob.wav": 1.0})
+    assert admin([*base, "publish", str(tmp_path / "src"), "--set", "lobby"]) == 0
+    dest = HubDestination(hub.url, hub.token, keys.public("targets"))
+    old = current_manifest(dest, "lobby")
+    assert old is not None
+    assert admin([*base, "retire", "lobby", "maria", "--reason", "withdrawn"]) == 0
+
+    dropped = next_targets(dest.current_targets())
+    put_register(dest, dropped, ConsentRegister())
+    dropped.sign(keys.signer("targets"))
+    with pytest.raises(RepositoryError, match=r"drops the retirement of maria\.opus"):
+        dest.publish(dropped)
+
+    current = dest.current_targets()
+    back = next_targets(current)
+    stage_manifest(dest, back, "lobby", current_manifest(dest, "lobby"), old.clips, "x", "publish")
+    back.sign(keys.signer("targets"))
+    with pytest.raises(RepositoryError, match=r"names retired clips \['maria\.opus'\]"):
+        dest.publish(back)
+    assert dest.current_targets().signed.version == current.signed.version

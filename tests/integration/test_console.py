@@ -122,6 +122,14 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     assert requests.get(audio_url, cookies=cookies, timeout=5).status_code == 410
 
+    assert kiosk_admin("rollback", "lobby", "1") == 0  # consent wins: maria stays out
+    browser.refresh()
+    newest = browser.find_element(By.CSS_SELECTOR, "#versions tbody tr")
+    assert newest.get_attribute("data-version") == "3"
+    assert "rollback" in newest.text and "retired clips left out: maria.opus" in newest.text
+    assert not browser.find_elements(By.CSS_SELECTOR, '#clips tr[data-clip="maria.opus"]')
+    screenshot(browser, "console-set-rolled-back")
+
     browser.get(f"{hub.url}/console/consent")
     row = browser.find_element(By.CSS_SELECTOR, '#retired tr[data-clip="maria.opus"]')
     assert "withdrawn by phone" in row.text
@@ -139,7 +147,7 @@ def test_a_named_admin_listens_retires_and_sees_the_audit(
     screenshot(browser, "console-consent")
     browser.get(f"{hub.url}/console/audit")
     actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]
-    assert actions == ["retire", "assign", "publish", "admin add"]
+    assert actions == ["rollback", "retire", "assign", "publish", "admin add"]
     screenshot(browser, "console-audit")
 
     # The clips page: clip lengths, and charts with axes on one scale across small multiples.

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="publish this retired file again (needs --reason; recorded in the consent register)",
     )
-    pub.add_argument("--reason", default="", help="why the --reinstate files may play again")
+    pub.add_argument(
+        "--reason", metavar="TEXT", default="", help="why the --reinstate files may play again"
+    )
     pub.add_argument(
         "--dry-run", action="store_true", help="check and encode everything, upload nothing"
     )
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ret = sub.add_parser("retire", help="withdraw a clip's consent: it plays nowhere again")
     ret.add_argument("name", metavar="SET", help="a set that plays the clip")
     ret.add_argument("clip", metavar="CLIP", help="the clip's file name or its stem")
-    ret.add_argument("--reason", required=True, help="why (kept in the consent register)")
+    ret.add_argument(
+        "--reason", metavar="TEXT", required=True, help="why (kept in the consent register)"
+    )
     ret.add_argument(
         "--all-sets", action="store_true", help="also retire it from every other set playing it"
     )

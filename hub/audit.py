@@ -18,9 +18,9 @@ from hub.db import Database
 from hub.stats import Reader
 from kiosk.content.consent import CONSENT, ConsentRegister, parse_register
 from kiosk.content.history import Version, parse_history
+from kiosk.content.manifest import ASSIGNMENTS
 from kiosk.errors import ConfigError
 
-ASSIGNMENTS = "assignments.json"
 Clock = Callable[[], float]
 ReadTarget = Callable[[TargetFile], bytes]
 T = TypeVar("T")

@@ -12,10 +12,14 @@ from tuf.api.metadata import TargetFile, Targets
 
 from kiosk.content.consent import CONSENT, ConsentRegister, parse_register
 from kiosk.content.history import SetHistory, history_target, parse_history
-from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
+from kiosk.content.manifest import (
+    ASSIGNMENTS,
+    ManifestClip,
+    SetManifest,
+    parse_manifest,
+    set_target,
+)
 from kiosk.content.repository import Repository
-
-ASSIGNMENTS = "assignments.json"
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,15 @@ from tuf.api.metadata import TargetFile
 
 from kiosk.admin.consent import put_register, read_register
 from kiosk.admin.destination import Destination
-from kiosk.admin.publishing import (
-    ASSIGNMENTS,
-    current_manifest,
-    next_targets,
-    read_history,
-    stage_manifest,
-)
+from kiosk.admin.publishing import current_manifest, next_targets, read_history, stage_manifest
 from kiosk.content.consent import Retirement
-from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
+from kiosk.content.manifest import (
+    ASSIGNMENTS,
+    ManifestClip,
+    SetManifest,
+    parse_manifest,
+    set_target,
+)
 from kiosk.content.repository import RepositoryError, utcnow
 
 EXPIRY_WARNING_DAYS = 30

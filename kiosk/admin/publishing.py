@@ -17,11 +17,16 @@ from kiosk.admin.consent import check_sources, put_register, read_register
 from kiosk.admin.destination import Destination
 from kiosk.admin.publish import Loudness, encode_set, read_folder
 from kiosk.content.history import SetHistory, Version, diff_clips, history_target, parse_history
-from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
+from kiosk.content.manifest import (
+    ASSIGNMENTS,
+    ManifestClip,
+    SetManifest,
+    parse_manifest,
+    set_target,
+)
 from kiosk.content.repository import EXPIRY, utcnow
 
 Progress = Callable[[str], None]
-ASSIGNMENTS = "assignments.json"
 
 
 @dataclass(frozen=True)

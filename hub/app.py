@@ -5,9 +5,10 @@
     POST /api/v1/publish              signed targets metadata → new snapshot and timestamp
     POST /api/v1/refresh              re-sign snapshot and timestamp now
     GET  /api/v1/publishes            the publish log
+    GET  /api/v1/audit                every change: who, what, when (hub/audit.py)
     /api/v1/enroll, heartbeat, events, booths...   the fleet (hub/fleet.py)
     GET  /healthz
-    GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py)
+    GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py, hub/console.py)
     GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
@@ -31,10 +32,16 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from securesystemslib.signer import Signer
 from tuf.api.exceptions import RepositoryError as TufRepositoryError
-from tuf.api.metadata import Metadata, Targets
+from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.api.serialization import DeserializationError
 
-from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
+from hub.admins import AdminStore
+from hub.audit import AuditLog, describe
+from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth, Principal
+from hub.consentcheck import ConsentRefused
+from hub.consentcheck import check as consent_check
+from hub.console import console_router
+from hub.content import clip_lengths
 from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
@@ -49,8 +56,9 @@ from kiosk.content.repository import Repository, RepositoryError, utcnow
 log = logging.getLogger(__name__)
 
 _TARGET = re.compile(
-    r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/clipset\.json"
-    r"|assignments\.json)$"
+    r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}"
+    r"|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/(clipset|history)\.json"
+    r"|assignments\.json|consent\.json)$"
 )
 
 
@@ -60,7 +68,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     repo = Repository(settings.repo)
     keys = KeyStore(settings.online_keys)
     db = open_database(settings.database, settings.database_url)
-    auth = Auth(settings.admin_token(), db)
+    admins = AdminStore(db, clock)
+    audit = AuditLog(db, clock)
+    auth = Auth(settings.admin_token(), db, named=admins.name_of)
     # The dashboard's and /metrics' slow reads: on SQLite a read-only connection of their own.
     reader = db if settings.database_url else ReadOnlyDatabase(settings.database)
     lock = threading.Lock()  # one publish at a time
@@ -127,7 +137,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         sha256: Annotated[str, Query(pattern="^[0-9a-f]{64}$")],
     ) -> dict[str, Any]:
         if not _TARGET.fullmatch(path):
-            raise HTTPException(400, f"{path}: not a clip, set manifest or assignments path")
+            raise HTTPException(400, f"{path}: not a target the hub takes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -150,15 +160,22 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         except (DeserializationError, ValueError) as e:
             raise HTTPException(400, f"not targets metadata: {e}") from e
 
-        def run() -> int:
+        def run() -> tuple[Targets, int]:
             with lock:
-                return repo.publish_targets(targets, online())
+                before = repo.targets().signed
+                consent_check(before, targets.signed, read_target)
+                return before, repo.publish_targets(targets, online())
 
         try:
-            snapshot_version = await asyncio.to_thread(run)
-        except (RepositoryError, TufRepositoryError) as e:
+            before, snapshot_version = await asyncio.to_thread(run)
+        except (RepositoryError, TufRepositoryError, ConsentRefused) as e:
             raise HTTPException(400, str(e)) from e
-        sets = sorted(p.split("/")[1] for p in targets.signed.targets if p.startswith("sets/"))
+        who: Principal = request.state.principal
+        for change in describe(before, targets.signed, read_target):
+            audit.record(who.admin, change.action, change.subject, change.detail, change.sets)
+        sets = sorted(
+            p.split("/")[1] for p in targets.signed.targets if p.endswith("/clipset.json")
+        )
         db.record_publish(targets.signed.version, snapshot_version, sets)
         log.info("published targets v%d (snapshot v%d)", targets.signed.version, snapshot_version)
         return {"targets_version": targets.signed.version, "snapshot_version": snapshot_version}
@@ -175,9 +192,22 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
-    app.include_router(fleet_router(FleetStore(db)))
-    sessions = AdminSessions(settings.admin_token().encode(), clock)
-    app.include_router(dashboard_router(reader, sessions, clock))
+    @app.get("/api/v1/audit")
+    def audit_log(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100, set: str = ""
+    ) -> list[dict[str, object]]:
+        """The audit log, latest first; `set` keeps the entries about that set."""
+        return [e.to_dict() for e in audit.entries(limit, set)]
+
+    def read_target(info: TargetFile) -> bytes:
+        return repo.target_path(info).read_bytes()
+
+    app.include_router(fleet_router(FleetStore(db), audit))
+    sessions = AdminSessions(
+        settings.admin_token().encode(), clock, named=admins.name_of, active=admins.active
+    )
+    app.include_router(dashboard_router(reader, sessions, clock, lambda: clip_lengths(repo)))
+    app.include_router(console_router(reader, repo, sessions, clock))
     app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,7 @@ OPEN_PATHS = frozenset({("POST", "/api/v1/enroll")})
 class Principal:
     role: Role
     booth_id: str = ""
+    admin: str = ""  # the admin's name (hub/admins.py), "bootstrap" for the first token
 
 
 def digest(secret: str) -> str:
@@ -45,16 +47,20 @@ def bearer(request: Request) -> str | None:
 class Auth:
     """Turns a bearer secret into a Principal (or None)."""
 
-    def __init__(self, admin_token: str, db: Database) -> None:
+    def __init__(
+        self, admin_token: str, db: Database, named: Callable[[str], str | None] = lambda _: None
+    ) -> None:
+        """`named(token)` gives the named admin holding a personal token (hub/admins.py)."""
         self._admin = admin_token.encode()
         self._db = db
+        self._named = named
 
     def principal(self, request: Request) -> Principal | None:
         given = bearer(request)
         if given is None:
             return None
         if hmac.compare_digest(given.encode(), self._admin):
-            return Principal("admin")
+            return Principal("admin", admin="bootstrap")
         wanted = digest(given)
         rows = self._db.query(
             "SELECT id, token_sha256 FROM booths WHERE token_sha256 = ? AND revoked_at IS NULL",
@@ -62,7 +68,9 @@ class Auth:
         )
         if rows and hmac.compare_digest(rows[0][1], wanted):
             return Principal("booth", rows[0][0])
-        return None
+        # Named admins last: the fleet's heartbeats and events pay no extra query.
+        name = self._named(given)
+        return None if name is None else Principal("admin", admin=name)
 
 
 def unauthorized(detail: str) -> HTTPException:

@@ -17,15 +17,32 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the hub")
     serve.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    token = sub.add_parser("token", help="print the admin token")
-    token.add_argument("--data", type=Path, default=Path("hub-data"))
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8765, help="the TCP port")
+    token = sub.add_parser("token", help="print the bootstrap admin token")
+    token.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
+    admin = sub.add_parser("admin", help="named admins: personal tokens, in the audit log")
+    admin.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
+    # --data is accepted after the admin subcommand too
+    later = argparse.ArgumentParser(add_help=False)
+    later.add_argument("--data", type=Path, default=argparse.SUPPRESS, help="the data folder")
+    acts = admin.add_subparsers(dest="admin_command", required=True)
+    add = acts.add_parser(
+        "add", parents=[later], help="print a new admin's personal token (shown only now)"
+    )
+    add.add_argument("name", metavar="NAME", help="lower-case letters, digits, '.', '_', '-'")
+    rev = acts.add_parser("revoke", parents=[later], help="end an admin's token and sessions now")
+    rev.add_argument("name", metavar="NAME", help="the admin to revoke")
+    acts.add_parser("list", parents=[later], help="list admins")
     args = parser.parse_args(argv)
     settings = Settings(args.data)
     if args.command == "token":
         print(settings.admin_token())
         return 0
+    if args.command == "admin":
+        from hub.admins import run_admin_command
+
+        return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
     if not (settings.repo / "metadata" / "root.json").is_file():
         print(
             f"{settings.repo}: no repository. Create it on the admin's machine with\n"

@@ -69,16 +69,29 @@ def _environment() -> Environment:
     return env
 
 
-def _hangup_chart(clip: stats.ClipStats) -> Markup:
-    """Plays ended early by seconds listened (red), then plays heard to the end (green)."""
+def _hangup_shares(clip: stats.ClipStats) -> list[float]:
+    """Each bucket's share of the clip's plays, then the share heard to the end (percent)."""
+    return [100 * n / max(clip.plays, 1) for n in (*clip.hangups, clip.finished)]
+
+
+def _hangup_chart(clip: stats.ClipStats, top: float) -> Markup:
+    """Plays ended early by seconds listened (red), then plays heard to the end (green), as
+    shares of the clip's plays on a scale to `top` percent shared by every clip's chart."""
     labels = [f"{i * BUCKET_S}-{(i + 1) * BUCKET_S} s" for i in range(len(clip.hangups) - 1)]
     labels += [f"{(len(clip.hangups) - 1) * BUCKET_S} s or more", "to the end"]
     return bar_chart(
-        [*clip.hangups, clip.finished],
+        _hangup_shares(clip),
         labels,
         title=f"where listeners of {clip.title or clip.clip} hung up",
         colours=["#c0504d"] * len(clip.hangups) + ["#4f9a4f"],
+        top=top,
+        unit=" %",
     )
+
+
+def _hangup_charts(clips: list[stats.ClipStats]) -> list[tuple[stats.ClipStats, Markup]]:
+    top = max((max(_hangup_shares(c)) for c in clips), default=100.0)
+    return [(c, _hangup_chart(c, top)) for c in clips]
 
 
 def _lift_charts(
@@ -92,6 +105,8 @@ def _lift_charts(
     fleet = [sum(d.get(day, 0) for d in per_booth.values()) for day in days_list]
     top = sorted(per_booth.items(), key=lambda kv: -sum(kv[1].values()))[:LIFT_CHART_BOOTHS]
     names = stats.booth_names(db, [booth_id for booth_id, _ in top])
+    # One scale for the small multiples: a booth with 37 lifts must not look like one with 324.
+    scale = max((n for _, counts in top for n in counts.values()), default=1)
     charts = []
     for booth_id, counts in top:
         name = names.get(booth_id, booth_id)
@@ -100,15 +115,22 @@ def _lift_charts(
             day_labels,
             title=f"lifts per day at {name}",
             width=240,
-            height=60,
+            height=70,
+            top=scale,
         )
         charts.append((name, sum(counts.values()), chart))
     fleet_chart = bar_chart(fleet, day_labels, title="lifts per day, all booths", width=480)
     return fleet_chart, sum(fleet), charts, len(per_booth) - len(top)
 
 
-def dashboard_router(db: stats.Reader, sessions: AdminSessions, clock: Clock) -> APIRouter:
-    """The pages; `clock` gives Unix seconds (a test may move it)."""
+def dashboard_router(
+    db: stats.Reader,
+    sessions: AdminSessions,
+    clock: Clock,
+    clip_lengths: Callable[[], dict[tuple[str, str], float]] = dict,
+) -> APIRouter:
+    """The pages; `clock` gives Unix seconds (a test may move it); `clip_lengths()` gives
+    (set, clip file) -> seconds for the published clips (hub.content)."""
     router = APIRouter(include_in_schema=False)
     env = _environment()
 
@@ -190,7 +212,8 @@ def dashboard_router(db: stats.Reader, sessions: AdminSessions, clock: Clock) ->
             by_plays=by_plays,
             by_through=by_through,
             min_plays=MIN_PLAYS_FOR_RANK,
-            histograms=[(c, _hangup_chart(c)) for c in by_plays[:HISTOGRAM_CLIPS]],
+            histograms=_hangup_charts(by_plays[:HISTOGRAM_CLIPS]),
+            lengths=clip_lengths(),
             fleet_chart=fleet_chart,
             fleet_lifts=fleet_lifts,
             lift_charts=lift_charts,

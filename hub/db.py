@@ -62,6 +62,24 @@ CREATE INDEX IF NOT EXISTS events_event_clip ON events (event, clip);
 -- The dashboard's and /metrics' figures (hub/stats.py): each is one range of this index.
 CREATE INDEX IF NOT EXISTS events_stats
     ON events (event, at, booth_id, set_name, clip, finished, listened_ms);
+-- Named admins (hub/admins.py): personal tokens, stored only as sha256 hex digests.
+CREATE TABLE IF NOT EXISTS admins (
+    name TEXT PRIMARY KEY,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+-- Every change, who made it and when (hub/audit.py).
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,               -- the admin's name (hub/admins.py), or "bootstrap"
+    action TEXT NOT NULL,              -- publish, retire, reinstate, assign, rollback, booth add...
+    subject TEXT NOT NULL,             -- the set, clip, group, booth or admin it is about
+    detail TEXT NOT NULL,
+    sets TEXT NOT NULL DEFAULT ','     -- the sets it concerns: ",lobby,hall,"
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 """
 
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from hub.audit import AuditLog
 from hub.auth import Principal, bearer, require_admin, require_booth
 from hub.fleetstore import ENROLLMENT_TTL_S, EnrollmentRefused, FleetStore
 
@@ -56,8 +57,13 @@ class EventsIn(BaseModel):
     events: list[EventIn] = Field(max_length=MAX_BATCH)
 
 
-def router(store: FleetStore) -> APIRouter:
+def router(store: FleetStore, audit: AuditLog | None = None) -> APIRouter:
+    """The fleet API; booth add, rename, regroup and revoke go to `audit`."""
     api = APIRouter(prefix="/api/v1")
+
+    def record(who: Principal, action: str, subject: str, detail: str = "") -> None:
+        if audit is not None:
+            audit.record(who.admin, action, subject, detail)
 
     @api.post("/enroll")
     def enroll(request: Request, body: EnrollIn | None = None) -> dict[str, Any]:
@@ -94,8 +100,9 @@ def router(store: FleetStore) -> APIRouter:
         return {"acked": done.acked, "new": done.new, "rejected": done.rejected}
 
     @api.post("/booths")
-    def add_booth(body: BoothIn, _: Admin) -> dict[str, Any]:
+    def add_booth(body: BoothIn, who: Admin) -> dict[str, Any]:
         token = store.add_enrollment(body.group, body.name, body.ttl_s)
+        record(who, "booth add", f"group {body.group}", f"enrollment for {body.name or '?'}")
         return {"token": token, "group": body.group, "name": body.name, "ttl_s": body.ttl_s}
 
     @api.get("/booths")
@@ -110,16 +117,21 @@ def router(store: FleetStore) -> APIRouter:
         return found
 
     @api.patch("/booths/{booth_id}")
-    def update(booth_id: str, body: BoothPatch, _: Admin) -> dict[str, Any]:
+    def update(booth_id: str, body: BoothPatch, who: Admin) -> dict[str, Any]:
         if not store.update(booth_id, body.name, body.group):
             raise HTTPException(404, f"no booth {booth_id}")
-        return booth(booth_id, _)
+        if body.name is not None:
+            record(who, "booth rename", f"booth {booth_id}", f"named {body.name}")
+        if body.group is not None:
+            record(who, "booth regroup", f"booth {booth_id}", f"moved to group {body.group}")
+        return booth(booth_id, who)
 
     @api.post("/booths/{booth_id}/revoke")
-    def revoke(booth_id: str, _: Admin) -> dict[str, Any]:
+    def revoke(booth_id: str, who: Admin) -> dict[str, Any]:
         if not store.revoke(booth_id):
             raise HTTPException(404, f"no booth {booth_id}")
-        return booth(booth_id, _)
+        record(who, "booth revoke", f"booth {booth_id}")
+        return booth(booth_id, who)
 
     @api.get("/enrollments")
     def enrollments(_: Admin) -> list[dict[str, Any]]:

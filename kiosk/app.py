@@ -33,6 +33,7 @@ from kiosk.events import (
     AudioBack,
     AudioLost,
     ClipUnplayable,
+    ConsentPurged,
     HookEdge,
     HungUp,
     Lifted,
@@ -304,6 +305,12 @@ class Booth:
             case SyncReady():
                 self._pending_set = event
                 self._activate_pending(now)
+            case ConsentPurged(removed=removed, active_files=files):
+                for file in files:
+                    self.library.exclude(file)
+                self._report(
+                    {"event": "consent", "t": now, "removed": list(removed), "files": list(files)}
+                )
             case SyncFailed(state=state, reason=reason):
                 if (state, reason) != (self.sync_state, self._sync_reason):
                     self._report({"event": "sync", "t": now, "state": state, "reason": reason})

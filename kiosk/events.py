@@ -107,5 +107,13 @@ class SyncFailed:
 
 
 @dataclass(frozen=True)
+class ConsentPurged:
+    """The sync thread deleted retired clips (the consent register) from the disk."""
+
+    removed: tuple[str, ...]  # paths under the state directory
+    active_files: tuple[str, ...]  # clips of the active set that must not play again
+
+
+@dataclass(frozen=True)
 class SetChanged:
     """A new set is active: sounds decoded from the old one are dropped."""

@@ -6,8 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
 
+from hub.db import Database, open_database
 from tests.audio_rig import AlsaFileCapture, PulseSink
+from tests.browser import chromium
 from tests.content import Publisher, close_syncers
 from tests.hubproc import HubProcess, init_hub_data
 from tests.nginx import Nginx
@@ -58,3 +61,24 @@ def postgres() -> Iterator[Postgres]:
     """Debian's PostgreSQL on a private unix socket, stopped after the session."""
     with Postgres() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The hub's database layer on SQLite, then on Debian's PostgreSQL; closed after."""
+    if request.param == "sqlite":
+        db = open_database(tmp_path / "hub.sqlite3")
+    else:
+        db = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium (tests.browser), quit after the test."""
+    driver = chromium(tmp_path / "chromium")
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -2,68 +2,108 @@
 
 Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
 `--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
+Options go before or after the subcommand, and also come from the environment (KIOSK_HUB_URL,
+KIOSK_HUB_TOKEN, KIOSK_ADMIN_NAME) or ~/.config/kiosk-admin/config.yaml (kiosk.admin.options).
 The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
+Consent: `retire`, `consent`, `publish --reinstate` and `rollback` (docs/consent.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
-from kiosk.admin import booths
+from kiosk.admin import booths, changes
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
+from kiosk.admin.newset import starter_clipset
+from kiosk.admin.options import add_common, resolve
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
-from kiosk.admin.publishing import assign, current_manifest, next_targets, publish, retire
+from kiosk.admin.publishing import assign, current_manifest, next_targets, publish
 from kiosk.content.keys import KeyError_, KeyStore
 from kiosk.content.repository import Repository, RepositoryError
 from kiosk.errors import ConfigError
 
-CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kiosk-admin"
 ONLINE = ("snapshot", "timestamp")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand; the common options (kiosk.admin.options) go before or after it."""
     parser = argparse.ArgumentParser(
         prog="kiosk-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--repo", type=Path, help="a repository folder")
-    where.add_argument("--hub", help="the hub's URL, e.g. http://127.0.0.1:8765")
-    parser.add_argument("--token", default=os.environ.get("KIOSK_HUB_TOKEN", ""))
-    parser.add_argument(
-        "--keys", type=Path, default=CONFIG_HOME / "keys", help="root and targets keys"
-    )
-    parser.add_argument(
-        "--online-keys",
-        type=Path,
-        default=CONFIG_HOME / "online",
-        help="snapshot and timestamp keys (they move to the hub's data folder)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
-    pub.add_argument("folder", type=Path)
-    pub.add_argument("--set", dest="set_name", required=True)
+    pub.add_argument("folder", type=Path, help="a clip-set folder: audio files + clipset.yaml")
+    pub.add_argument("--set", dest="set_name", required=True, help="the set to publish it as")
     pub.add_argument("--lufs", type=float, default=-20.0, help="integrated loudness target")
     pub.add_argument("--true-peak", type=float, default=-1.0, help="true-peak ceiling, dBTP")
-    pub.add_argument("--max-seconds", type=float, default=600.0)
+    pub.add_argument("--max-seconds", type=float, default=600.0, help="longest clip allowed")
+    pub.add_argument(
+        "--reinstate",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="publish this retired file again (needs --reason; recorded in the consent register)",
+    )
+    pub.add_argument(
+        "--reason", metavar="TEXT", default="", help="why the --reinstate files may play again"
+    )
+    pub.add_argument(
+        "--dry-run", action="store_true", help="check and encode everything, upload nothing"
+    )
     sub.add_parser("sets", help="list the published sets")
     show = sub.add_parser("show", help="show a set's clips")
-    show.add_argument("name")
-    ret = sub.add_parser("retire", help="publish a set version without one clip")
-    ret.add_argument("name")
-    ret.add_argument("clip")
+    show.add_argument("name", metavar="SET", help="the set")
+    new = sub.add_parser("new-set", help="write a starter clipset.yaml from a folder's audio")
+    new.add_argument("folder", metavar="FOLDER", type=Path, help="a folder of audio files")
+    ret = sub.add_parser("retire", help="withdraw a clip's consent: it plays nowhere again")
+    ret.add_argument("name", metavar="SET", help="a set that plays the clip")
+    ret.add_argument("clip", metavar="CLIP", help="the clip's file name or its stem")
+    ret.add_argument(
+        "--reason", metavar="TEXT", required=True, help="why (kept in the consent register)"
+    )
+    ret.add_argument(
+        "--all-sets", action="store_true", help="also retire it from every other set playing it"
+    )
+    rol = sub.add_parser("rollback", help="republish an earlier version of a set as a new one")
+    rol.add_argument("name", metavar="SET", help="the set to roll back")
+    rol.add_argument("version", metavar="VERSION", type=int, help="the version to bring back")
+    sub.add_parser("consent", help="list retired clips and every clip's consent expiry")
     asg = sub.add_parser("assign", help="make booths of a group follow a set")
-    asg.add_argument("group")
-    asg.add_argument("set_name", metavar="set")
+    asg.add_argument("group", metavar="GROUP", help="a booth group (sync.group on the booths)")
+    asg.add_argument("set_name", metavar="SET", help="the set its booths will play")
+    sub.add_parser("assignments", help="list which set each booth group plays")
     rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
-    rot.add_argument("role", choices=("targets", "snapshot", "timestamp"))
+    rot.add_argument(
+        "role", choices=("targets", "snapshot", "timestamp"), help="the key to replace"
+    )
     booths.add_parser(sub)
-    args = parser.parse_args(argv)
+    add_common(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        resolve(args)
+    except ConfigError as e:
+        print("\n".join(e.problems), file=sys.stderr)
+        return 2
+    if args.command == "new-set":
+        try:
+            written, count = starter_clipset(args.folder)
+        except ConfigError as e:
+            print("\n".join(e.problems), file=sys.stderr)
+            return 2
+        print(f"wrote {written} with {count} clips: fill in each speaker and expiry")
+        return 0
+    if args.command not in ("init", "rotate-key") and not (args.repo or args.hub):
+        print("error: give --repo DIR or --hub URL (or KIOSK_HUB_URL)", file=sys.stderr)
+        return 2
     keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
     try:
         if args.command in ("init", "rotate-key"):
@@ -83,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         dest = _destination(args, keys, online)
         match args.command:
             case "publish":
+                if args.reinstate and not args.reason.strip():
+                    raise RepositoryError("--reinstate needs --reason (the register records why)")
                 loudness = Loudness(args.lufs, args.true_peak, args.max_seconds)
                 done = publish(
                     args.folder,
@@ -92,20 +134,25 @@ def main(argv: list[str] | None = None) -> int:
                     loudness,
                     dt.date.today(),
                     progress=ProgressBar(),
+                    by=args.admin,
+                    reinstate={f: args.reason.strip() for f in args.reinstate},
+                    dry_run=args.dry_run,
                 )
                 for warning in done.warnings:
                     print(f"warning: {warning}", file=sys.stderr)
-                print(
-                    f"published {done.name} version {done.version}: {done.clips} clips, "
-                    f"{done.new_clips} new ({done.new_bytes / 1024:.0f} KiB uploaded)"
-                )
+                if args.dry_run:
+                    print(f"dry run: {done.name} would become version {done.version}:")
+                    print("\n".join(f"  {line}" for line in done.changes) or "  no change")
+                    print(f"  {done.new_clips} new clips, {done.new_bytes / 1024:.0f} KiB")
+                    print("nothing was uploaded")
+                else:
+                    print(
+                        f"published {done.name} version {done.version}: {done.clips} clips, "
+                        f"{done.new_clips} new ({done.new_bytes / 1024:.0f} KiB uploaded)"
+                    )
             case "sets":
-                for path in sorted(dest.current_targets().signed.targets):
-                    if path.startswith("sets/"):
-                        manifest = current_manifest(dest, path.split("/")[1])
-                        assert manifest is not None
-                        count = len(manifest.clips)
-                        print(f"{manifest.name}\tversion {manifest.version}\t{count} clips")
+                for name, current in changes.sets_of(dest).items():
+                    print(f"{name}\tversion {current.version}\t{len(current.clips)} clips")
             case "show":
                 manifest = current_manifest(dest, args.name)
                 if manifest is None:
@@ -115,11 +162,38 @@ def main(argv: list[str] | None = None) -> int:
                     expires = f"  expires {clip.expires}" if clip.expires else ""
                     print(f"  {clip.file}\t{clip.title!r} - {clip.speaker}{expires}")
             case "assign":
-                groups = assign(dest, keys.signer("targets"), args.group, args.set_name)
-                print(f"assignments: {groups}")
+                assign(dest, keys.signer("targets"), args.group, args.set_name)
+                print(
+                    f"booths in group {args.group} now play set {args.set_name} "
+                    "(at their next sync)"
+                )
+            case "assignments":
+                groups = changes.assignments(dest)
+                for group, set_name in sorted(groups.items()):
+                    print(f"{group}\t{set_name}")
+                if not groups:
+                    print("no group is assigned a set (kiosk-admin assign GROUP SET)")
             case "retire":
-                manifest = retire(dest, keys.signer("targets"), args.name, args.clip)
-                print(f"retired {args.clip} from {args.name}: version {manifest.version}")
+                gone = changes.retire(
+                    dest,
+                    keys.signer("targets"),
+                    args.name,
+                    args.clip,
+                    args.reason,
+                    args.admin,
+                    args.all_sets,
+                )
+                versions = ", ".join(f"{n} version {v}" for n, v in gone.versions.items())
+                print(f"retired {gone.retirement.file}: {versions}")
+            case "rollback":
+                back = changes.rollback(
+                    dest, keys.signer("targets"), args.name, args.version, args.admin
+                )
+                print(f"{args.name} version {back.version} = version {args.version}")
+                for file in back.left_out:
+                    print(f"  left out {file}: retired (consent wins)")
+            case "consent":
+                print("\n".join(changes.consent_lines(dest, dt.date.today())))
         return 0
     except (PublishError, ConfigError) as e:
         print("\n".join(e.problems), file=sys.stderr)

@@ -82,7 +82,7 @@ def encode_set(
         except OSError as e:
             problems.append(f"{path}: cannot read: {e.strerror}")
             continue
-        key = _source_key(source, loudness)
+        key = source_key(source, loudness)
         stem = Path(clip.file).stem
         fields = {
             "file": f"{stem}.opus",
@@ -108,7 +108,12 @@ def encode_set(
             problems.append(f"{path}: cannot normalise or encode: {e}")
             continue
         sha = hashlib.sha256(data).hexdigest()
-        custom: dict[str, object] = {"source_sha256": key, **measured}
+        custom: dict[str, object] = {
+            "source_sha256": key,
+            "source_file_sha256": hashlib.sha256(source).hexdigest(),
+            "duration_ms": len(samples) * 1000 // RATE,
+            **measured,
+        }
         entry = ManifestClip(target=f"clips/{sha}.opus", **fields)  # type: ignore[arg-type]
         out.append(EncodedClip(entry, data, custom))
     if problems:
@@ -116,7 +121,8 @@ def encode_set(
     return out
 
 
-def _source_key(source: bytes, loudness: Loudness) -> str:
+def source_key(source: bytes, loudness: Loudness) -> str:
+    """The targets' `custom.source_sha256`: the source bytes under these loudness settings."""
     settings = f"{loudness.lufs:g}/{loudness.true_peak_dbtp:g}/opus48k".encode()
     return hashlib.sha256(settings + b"\0" + source).hexdigest()
 

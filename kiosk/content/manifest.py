@@ -26,6 +26,9 @@ def _check_target(path: str) -> str | None:
     return None if _TARGET.fullmatch(path) else f'expected "clips/<sha256>.<ext>", got "{path}"'
 
 
+ASSIGNMENTS = "assignments.json"  # the signed target: booth group -> set
+
+
 def set_target(name: str) -> str:
     """The target path of a set's manifest."""
     return f"sets/{name}/clipset.json"

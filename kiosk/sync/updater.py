@@ -8,6 +8,7 @@ used. Nothing here activates a set; the main loop does that while the handset is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -20,8 +21,10 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
+from kiosk.content.consent import CONSENT, parse_register
 from kiosk.content.manifest import SetManifest, parse_manifest, set_target
 from kiosk.errors import ConfigError, KioskError
+from kiosk.sync.consent import Purged, purge
 from kiosk.sync.fetcher import Fetcher
 from kiosk.sync.store import SetStore, StagedClip
 
@@ -70,9 +73,12 @@ class Syncer:
         fetcher: Fetcher,
         state_dir: Path,
         quiet: Callable[[], None] = lambda: None,
+        purged: Callable[[Purged], None] = lambda _: None,
     ):
-        """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook)."""
+        """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook);
+        `purged()` hears of retired clips deleted from the disk (kiosk.sync.consent)."""
         self.quiet = quiet
+        self.purged = purged
         self.source = source
         self.store = store
         self.fetcher = fetcher
@@ -92,6 +98,7 @@ class Syncer:
         try:
             updater = self._updater()
             updater.refresh()
+            retired = self._honour_consent(updater)
             name = self._set_name(updater)
             info = updater.get_targetinfo(set_target(name))
             if info is None:
@@ -99,6 +106,10 @@ class Syncer:
             manifest = parse_manifest(self._target_bytes(updater, info), info.path)
             if manifest.name != name:
                 raise SyncError("error", f"{info.path}: names set {manifest.name!r}")
+            kept = tuple(c for c in manifest.clips if c.sha256 not in retired)
+            if len(kept) != len(manifest.clips):
+                log.warning("%s names retired clips: left out", info.path)
+                manifest = dataclasses.replace(manifest, clips=kept)
             folder = self.store.staged(manifest.name, manifest.version)
             if folder is None:
                 self._fetch_clips(updater, manifest)
@@ -137,6 +148,18 @@ class Syncer:
             config=UpdaterConfig(targets_max_length=20_000_000),
             bootstrap=bootstrap,
         )
+
+    def _honour_consent(self, updater: Updater) -> set[str]:
+        """The retired clips' sha256s; any bytes of theirs here are deleted first (waiting for
+        the hook only if there are some)."""
+        info = updater.get_targetinfo(CONSENT)
+        if info is None:
+            return set()
+        retired = parse_register(self._target_bytes(updater, info), info.path).retired_sha256s()
+        done = purge(self.store, retired, self.quiet)
+        if done.removed:
+            self.purged(done)
+        return retired
 
     def _set_name(self, updater: Updater) -> str:
         if self.source.set_name:

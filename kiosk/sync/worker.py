@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.events import SyncFailed, SyncReady
+from kiosk.events import ConsentPurged, SyncFailed, SyncReady
 from kiosk.sync.store import SetStore
 from kiosk.sync.updater import Syncer, SyncError
 
@@ -41,6 +41,7 @@ class SyncWorker:
         self._staged: Path | None = None
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         syncer.quiet = self._wait_on_hook
+        syncer.purged = lambda done: self._post(ConsentPurged(done.removed, done.active_files))
 
     def _wait_on_hook(self) -> None:
         """Hold fsync-heavy steps until nobody is listening (or we are stopping)."""

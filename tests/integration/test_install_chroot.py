@@ -82,7 +82,9 @@ sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind(path)
 os.chmod(path, 0o777)
 sock.settimeout(60)
-cmd = ["runuser", "-u", "kiosk", "--", "/opt/kiosk/venv/bin/kiosk", "run"]
+# setpriv execs the daemon as kiosk, so SIGTERM reaches it (runuser would kill its session).
+user = ["setpriv", "--reuid=kiosk", "--regid=kiosk", "--init-groups"]
+cmd = [*user, "/opt/kiosk/venv/bin/kiosk", "run"]
 daemon = subprocess.Popen([*cmd, "--config", "/etc/kiosk/kiosk.yaml"],
                           env={**os.environ, "NOTIFY_SOCKET": path})
 try:

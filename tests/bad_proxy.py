@@ -31,17 +31,31 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-Mode = Literal["pass", "fail_every_other", "cut_clips", "trickle"]
+Mode = Literal[
+    "pass",
+    "fail_every_other",
+    "cut_clips",
+    "trickle",  # the body of /targets/ files, 1 byte each `pause_s`
+    "trickle_status",  # the status line of every response
+    "trickle_headers",  # the headers of every response
+    "trickle_redirect",  # a quick redirect to a response whose headers trickle
+    "redirect_loop",  # redirects forever
+]
 
 
 class BadProxy:
     """`url` forwards to `upstream`; set `mode` at any time."""
 
-    def __init__(self, upstream: str, mode: Mode = "pass", cut_after: int = 4096) -> None:
+    def __init__(
+        self, upstream: str, mode: Mode = "pass", cut_after: int = 4096, pause_s: float = 1.0
+    ) -> None:
         self.upstream = urlsplit(upstream)
         self.mode: Mode = mode
         self.cut_after = cut_after
+        self.pause_s = pause_s
         self.count = 0
+        self.trickles_finished = 0  # trickled responses sent to the end
+        self.trickles_cut = 0  # trickled responses the client hung up on
         self.seen: list[tuple[str, str]] = []  # (path, Range header)
         proxy = self
 
@@ -64,13 +78,25 @@ class BadProxy:
             req.end_headers()
             req.wfile.write(body)
             return
+        if self.mode == "redirect_loop" or (
+            self.mode == "trickle_redirect" and not req.path.startswith("/slow/")
+        ):
+            target = "/loop" + req.path if self.mode == "redirect_loop" else "/slow" + req.path
+            req.send_response(302)
+            req.send_header("Location", target)
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
         host = self.upstream.hostname or "127.0.0.1"
         conn = http.client.HTTPConnection(host, self.upstream.port, timeout=10)
         headers = {"Range": req.headers["Range"]} if req.headers.get("Range") else {}
-        conn.request("GET", req.path, headers=headers)
+        conn.request("GET", req.path.removeprefix("/slow"), headers=headers)
         resp = conn.getresponse()
         body = resp.read()
         conn.close()
+        if self.mode in ("trickle_status", "trickle_headers", "trickle_redirect"):
+            self._trickle_head(req, resp, body)
+            return
         req.send_response(resp.status)
         for name in ("Content-Type", "Content-Range", "Accept-Ranges"):
             if resp.getheader(name):
@@ -88,11 +114,36 @@ class BadProxy:
                 for i in range(len(body)):
                     req.wfile.write(body[i : i + 1])
                     req.wfile.flush()
-                    time.sleep(1.0)
+                    time.sleep(self.pause_s)
+                self.trickles_finished += 1
                 return
             req.wfile.write(body)
         except OSError:
-            pass  # the booth hung up on us: that is what we test
+            if self.mode == "trickle":
+                self.trickles_cut += 1  # the booth hung up on us: that is what we test
+
+    def _trickle_head(
+        self, req: BaseHTTPRequestHandler, resp: http.client.HTTPResponse, body: bytes
+    ) -> None:
+        """The upstream's answer with its status line or headers sent 1 byte each `pause_s`."""
+        status = f"HTTP/1.1 {resp.status} {'O' * 200}\r\n".encode()  # a long reason phrase
+        head = [f"{n}: {v}\r\n" for n, v in resp.getheaders() if n.lower() != "connection"]
+        head += [f"X-Padding-{i}: {'x' * 50}\r\n" for i in range(20)]
+        headers = "".join(head).encode() + b"\r\n"
+        slow_status = self.mode == "trickle_status"
+        try:
+            if not slow_status:
+                req.wfile.write(status)
+            for byte in status if slow_status else headers:
+                req.wfile.write(bytes([byte]))
+                req.wfile.flush()
+                time.sleep(self.pause_s)
+            req.wfile.write((headers if slow_status else b"") + body)
+            req.wfile.flush()
+        except OSError:
+            self.trickles_cut += 1
+            return
+        self.trickles_finished += 1
 
     def start(self) -> BadProxy:
         self._thread.start()

@@ -109,6 +109,8 @@ class Syncer:
                 )
         except tuf_errors.ExpiredMetadataError as e:
             raise SyncError("stale", f"signed metadata expired: {e}") from e
+        except tuf_errors.SlowRetrievalError as e:
+            raise SyncError("stale", f"download too slow: {e}") from e
         except tuf_errors.RepositoryError as e:
             raise SyncError("error", f"rejected by TUF: {type(e).__name__}: {e}") from e
         except tuf_errors.DownloadError as e:

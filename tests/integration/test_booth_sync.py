@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.audio_rig import PulseSink
+from tests.bad_proxy import BadProxy
 from tests.booth_runner import HeadlessBooth, write_config
 from tests.content import Publisher
 from tests.nginx import Nginx
@@ -79,3 +80,38 @@ def test_a_dead_server_never_silences_the_booth(tmp_path: Path, pulse: PulseSink
     finally:
         nginx.stop()
         assert booth.quit() == 0
+
+
+def test_a_trickling_server_turns_the_booth_stale(tmp_path: Path, pulse: PulseSink) -> None:
+    """Headers at 1 byte each 0.2 s: the sync ends at sync.deadline_s and the booth says why."""
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 1.0})
+    with (
+        Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx,
+        BadProxy(nginx.url, "pass", pause_s=0.2) as proxy,
+    ):
+        cfg = write_config(
+            tmp_path,
+            tmp_path / "state" / "sets" / "current",
+            sync__url=proxy.url,
+            sync__root=publisher.root_json,
+            sync__set="lobby",
+            sync__interval=1,
+            sync__jitter=0,
+            sync__deadline_s=10,
+            max_clips_per_lift=1,
+        )
+        booth = HeadlessBooth(cfg, pulse.env)
+        try:
+            assert booth.wait_for("sync")["state"] == "ok"
+            proxy.mode = "trickle_headers"
+            stale = booth.wait_for("sync", 2, timeout=40)
+            assert stale["state"] == "stale", stale
+            assert "deadline" in stale["reason"] and "/metadata/" in stale["reason"]
+            assert proxy.trickles_finished == 0
+            booth.send("lift")
+            assert booth.wait_for("clip_start")["clip"] == "a.opus"
+            booth.send("hangup")
+            booth.wait_for("hangup")
+        finally:
+            assert booth.quit() == 0

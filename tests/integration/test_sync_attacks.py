@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from tuf.api.serialization.json import JSONSerializer
 from kiosk.sync.fetcher import FetchLimits
 from kiosk.sync.store import SetStore
 from kiosk.sync.updater import Syncer, SyncError
-from tests.bad_proxy import BadProxy
+from tests.bad_proxy import BadProxy, Mode
 from tests.content import Publisher, booth_syncer
 from tests.nginx import Nginx
 
@@ -220,13 +221,31 @@ def test_connection_cut_mid_file_resumes_with_range(world: World) -> None:
     assert result.version == 2
 
 
-def test_trickling_server_is_dropped_after_the_deadline(world: World) -> None:
+@pytest.mark.parametrize(
+    "mode", ["trickle_status", "trickle_headers", "trickle_redirect", "trickle"]
+)
+def test_a_trickle_at_any_stage_cannot_hold_a_sync_past_its_deadline(
+    world: World, mode: Mode
+) -> None:
+    """1 byte each 0.1 s (under the read timeout) would take minutes; the deadline is 1.5 s."""
     world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
-    limits = FetchLimits(read_timeout_s=5, file_deadline_s=2.5, sync_deadline_s=4)
-    with BadProxy(world.nginx.url, "trickle") as proxy:
+    limits = FetchLimits(read_timeout_s=5, file_deadline_s=1.5, sync_deadline_s=3)
+    with BadProxy(world.nginx.url, mode, pause_s=0.1) as proxy:
         syncer, _ = booth_syncer(world.state, proxy.url, world.publisher.root_json, "lobby", limits)
-        reason = world.expect_rejected("error", "SlowRetrievalError", syncer)
-    assert "too slow" in reason or "deadline" in reason
+        world.expect_rejected("stale", "deadline", syncer)
+        for _ in range(100):  # the proxy sees the hang-up at its next write
+            if proxy.trickles_cut:
+                break
+            time.sleep(0.05)
+        assert proxy.trickles_cut >= 1
+        assert proxy.trickles_finished == 0  # the booth hung up mid-trickle, every time
+
+
+def test_redirects_are_capped(world: World) -> None:
+    with BadProxy(world.nginx.url, "redirect_loop") as proxy:
+        syncer, _ = booth_syncer(world.state, proxy.url, world.publisher.root_json, "lobby")
+        world.expect_rejected("error", "more than 3 redirects", syncer)
+    assert len(proxy.seen) == 4  # the first request and 3 redirects
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")

@@ -22,6 +22,7 @@ from tuf.ngclient import Updater, UpdaterConfig
 
 from kiosk.content.manifest import SetManifest, parse_manifest, set_target
 from kiosk.errors import ConfigError, KioskError
+from kiosk.sync import verify
 from kiosk.sync.fetcher import Fetcher
 from kiosk.sync.store import SetStore, StagedClip
 
@@ -99,7 +100,7 @@ class Syncer:
             manifest = parse_manifest(self._target_bytes(updater, info), info.path)
             if manifest.name != name:
                 raise SyncError("error", f"{info.path}: names set {manifest.name!r}")
-            folder = self.store.staged(manifest.name, manifest.version)
+            folder = self._checked_folder(manifest)
             if folder is None:
                 self._fetch_clips(updater, manifest)
                 clips = [StagedClip(c.file, c.sha256, c.ext) for c in manifest.clips]
@@ -164,19 +165,47 @@ class Syncer:
             if info is None:
                 raise SyncError("error", f"{clip.file}: {clip.target} is not a signed target")
             final = self.store.clip_path(clip.sha256, clip.ext)
-            # The cache holds only bytes verified when they were committed, under their hash:
-            # a length check is enough (re-hashing a 500 MB set on an SD card takes minutes).
-            if final.is_file() and final.stat().st_size == info.length:
-                continue
+            # Verified when it landed, and hashed again here: the SD card may have changed it.
+            if final.is_file():
+                if verify.matches(final, clip.sha256, info.length):
+                    continue
+                log.warning("%s: cached bytes do not match the signed hash", final)
+                self.store.discard(final)
             part = self.store.partial_path(clip.sha256)
             # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
             url = f"{base}clips/{clip.sha256}.{clip.sha256}.{clip.ext}"
+            resumed = part.is_file() and part.stat().st_size > 0
             self.fetcher.download_resumable(url, part, info.length)
             if not _verified(info, part):
                 part.unlink()
-                raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+                if not resumed:
+                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+                # The bytes kept from an earlier, cut download were bad: fetch it whole, now.
+                log.warning("%s: resumed download did not match; fetching it whole", clip.file)
+                self.fetcher.download_resumable(url, part, info.length)
+                if not _verified(info, part):
+                    part.unlink()
+                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
             self.quiet()
             self.store.commit_clip(part, clip.sha256, clip.ext)
+
+    def _checked_folder(self, manifest: SetManifest) -> Path | None:
+        """The staged folder of this set version if its content matches the manifest.
+
+        Bad files are discarded at once (from the cache and the active set too), so they never
+        play again; the set is then fetched and staged anew.
+        """
+        folder = self.store.staged(manifest.name, manifest.version)
+        if folder is None:
+            return None
+        bad = verify.bad_files(folder, manifest)
+        if not bad:
+            return folder
+        log.warning("%s: corrupt on disk: %s; healing from the repository", folder, bad)
+        for name in bad:
+            if name != "clipset.yaml":  # read only at a set change; the folder stays active
+                self.store.discard(folder / name)
+        return None
 
 
 def _verified(info: TargetFile, path: Path) -> bool:

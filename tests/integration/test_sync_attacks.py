@@ -274,3 +274,72 @@ def test_disk_full_during_a_sync(tmp_path: Path) -> None:
             assert store.active() is not None and store.active() != good
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def flip_byte(path: Path) -> None:
+    """What a worn SD card does: same name, same length, same inode, one byte different."""
+    with path.open("r+b") as f:
+        f.seek(path.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0x01]))
+
+
+def all_match(folder: Path, store: SetStore) -> bool:
+    return all(
+        hashlib.sha256((folder / c).read_bytes()).hexdigest() == sha
+        for c, sha in clip_hashes(folder, store).items()
+    )
+
+
+def clip_hashes(folder: Path, store: SetStore) -> dict[str, str]:
+    """The signed hash of each clip in a staged folder, from the cache entry it links to."""
+    by_inode = {p.stat().st_ino: p.name.split(".")[0] for p in store.clips.iterdir()}
+    return {p.name: by_inode[p.stat().st_ino] for p in folder.glob("*.opus")}
+
+
+def test_a_flipped_byte_in_the_active_set_heals_at_the_next_sync(world: World) -> None:
+    signed = clip_hashes(world.good, world.store)
+    flip_byte(world.good / "a.opus")
+    healed = world.syncer.sync()
+    assert (healed.set_name, healed.version) == ("lobby", 1)
+    assert healed.folder != world.good and healed.folder.name == "lobby-v1-r2"
+    assert healed.downloaded_bytes > 0  # a.opus again, from the repository
+    # Noticed: the bad bytes are gone from the active set at once, never to play again.
+    assert not (world.good / "a.opus").exists()
+    assert (world.good / "b.opus").is_file()
+    assert clip_hashes(healed.folder, world.store) == signed
+    assert all_match(healed.folder, world.store)
+    world.store.activate(healed.folder)
+    inode = (healed.folder / "a.opus").stat().st_ino
+    again = world.syncer.sync()  # the healed folder is checked by content and reused
+    assert again.folder == healed.folder and (healed.folder / "a.opus").stat().st_ino == inode
+
+
+def test_a_flipped_byte_in_the_cache_is_fetched_again_before_staging(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    cached = world.store.clips / next(
+        p.name
+        for p in world.store.clips.iterdir()
+        if p.stat().st_ino == (world.good / "b.opus").stat().st_ino
+    )
+    flip_byte(cached)
+    result = world.syncer.sync()
+    assert result.version == 2 and all_match(result.folder, world.store)
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == cached.name.split(".")[0]
+    assert not (world.good / "b.opus").exists()  # the same bad inode left the active set too
+
+
+def test_a_bad_partial_download_is_discarded_and_the_next_sync_succeeds(world: World) -> None:
+    """A man in the middle sent wrong bytes and cut the connection: the part file is bad."""
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    info = next(
+        t
+        for t in world.publisher.repo.targets().signed.targets.values()
+        if t.path.startswith("clips/") and not (world.store.clips / t.path[6:]).exists()
+    )
+    part = world.store.partial_path(info.hashes["sha256"])
+    part.write_bytes(b"\0" * (info.length // 2))
+    result = world.syncer.sync()  # the very next sync, with the real server
+    assert result.version == 2 and all_match(result.folder, world.store)
+    assert not part.exists()

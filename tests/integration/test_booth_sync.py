@@ -115,3 +115,39 @@ def test_a_trickling_server_turns_the_booth_stale(tmp_path: Path, pulse: PulseSi
             booth.wait_for("hangup")
         finally:
             assert booth.quit() == 0
+
+
+def test_a_corrupt_active_set_heals_at_the_next_sync(tmp_path: Path, pulse: PulseSink) -> None:
+    publisher = Publisher(tmp_path / "admin")
+    publisher.publish_clips("lobby", {"a.wav": 1.0})
+    current = tmp_path / "state" / "sets" / "current"
+    with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
+        cfg = write_config(
+            tmp_path,
+            current,
+            sync__url=nginx.url,
+            sync__root=publisher.root_json,
+            sync__set="lobby",
+            sync__interval=1,
+            sync__jitter=0,
+            max_clips_per_lift=1,
+        )
+        booth = HeadlessBooth(cfg, pulse.env)
+        try:
+            assert booth.wait_for("sync")["version"] == 1
+            bad = current.resolve()
+            good_bytes = (bad / "a.opus").read_bytes()
+            with (bad / "a.opus").open("r+b") as f:  # a bit flips on the SD card
+                f.seek(len(good_bytes) // 2)
+                f.write(bytes([good_bytes[len(good_bytes) // 2] ^ 0x01]))
+            healed = booth.wait_for("sync", 2, timeout=20)
+            assert (healed["state"], healed["version"]) == ("ok", 1)
+            assert current.resolve() != bad and current.resolve().name == "lobby-v1-r2"
+            assert (current / "a.opus").read_bytes() == good_bytes
+            assert not (bad / "a.opus").exists()
+            booth.send("lift")
+            assert booth.wait_for("clip_start")["clip"] == "a.opus"
+            booth.send("hangup")
+            booth.wait_for("hangup")
+        finally:
+            assert booth.quit() == 0

@@ -43,6 +43,10 @@ EXPIRY = {
     "snapshot": dt.timedelta(days=30),
     "timestamp": dt.timedelta(days=14),
 }
+# What booths accept (tuf UpdaterConfig), and so what a publish may write. Targets metadata
+# takes ~310 bytes per target (path, length, sha256, source hash and loudness): 4 MB is ~13,000
+# clips; root with three root keys and one key per other role is ~2.5 KB.
+MAX_BYTES = {"root": 64_000, "timestamp": 16_384, "snapshot": 64_000, "targets": 4_000_000}
 Clock = Callable[[], dt.datetime]
 
 
@@ -141,6 +145,9 @@ class Repository:
         missing = [t.path for t in targets.signed.targets.values() if not self.has_target_bytes(t)]
         if missing:
             raise RepositoryError(f"targets metadata: no bytes uploaded for {missing[:5]}")
+        size, limit = len(targets.to_bytes(self._serializer)), MAX_BYTES["targets"]
+        if size > limit:
+            raise RepositoryError(f"targets metadata: {size} bytes, booths accept {limit} at most")
         self._write(f"{targets.signed.version}.targets.json", targets)
         return self._snapshot_and_timestamp(targets.signed.version, online)
 

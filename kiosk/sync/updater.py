@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from kiosk.content.manifest import SetManifest, parse_manifest, set_target
+from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
+from kiosk.content.repository import MAX_BYTES
 from kiosk.errors import ConfigError, KioskError
 from kiosk.sync import verify
 from kiosk.sync.fetcher import Fetcher
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SyncState = Literal["ok", "stale", "error"]
 ASSIGNMENTS = "assignments.json"
+MB = 1024 * 1024
 
 
 class SyncError(KioskError):
@@ -71,9 +74,12 @@ class Syncer:
         fetcher: Fetcher,
         state_dir: Path,
         quiet: Callable[[], None] = lambda: None,
+        reserve_bytes: int = 0,
     ):
-        """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook)."""
+        """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook);
+        `reserve_bytes` stay free on the store's disk (sync.reserve_mb)."""
         self.quiet = quiet
+        self.reserve_bytes = reserve_bytes
         self.source = source
         self.store = store
         self.fetcher = fetcher
@@ -137,7 +143,12 @@ class Syncer:
             str(self.download_dir),
             f"{url}/targets/",
             fetcher=self.fetcher,
-            config=UpdaterConfig(targets_max_length=20_000_000),
+            config=UpdaterConfig(
+                root_max_length=MAX_BYTES["root"],
+                timestamp_max_length=MAX_BYTES["timestamp"],
+                snapshot_max_length=MAX_BYTES["snapshot"],
+                targets_max_length=MAX_BYTES["targets"],
+            ),
             bootstrap=bootstrap,
         )
 
@@ -160,10 +171,14 @@ class Syncer:
 
     def _fetch_clips(self, updater: Updater, manifest: SetManifest) -> None:
         base = self.source.url.rstrip("/") + "/targets/"
+        signed = []
         for clip in manifest.clips:
             info = updater.get_targetinfo(clip.target)
             if info is None:
                 raise SyncError("error", f"{clip.file}: {clip.target} is not a signed target")
+            signed.append((clip, info))
+        self._check_space(manifest, signed)
+        for clip, info in signed:
             final = self.store.clip_path(clip.sha256, clip.ext)
             # Verified when it landed, and hashed again here: the SD card may have changed it.
             if final.is_file():
@@ -188,6 +203,28 @@ class Syncer:
                     raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
             self.quiet()
             self.store.commit_clip(part, clip.sha256, clip.ext)
+
+    def _check_space(
+        self, manifest: SetManifest, signed: list[tuple[ManifestClip, TargetFile]]
+    ) -> None:
+        """Refuse a set that would leave less than `reserve_bytes` free, before any download."""
+        needed = 0
+        for clip, info in signed:
+            final = self.store.clip_path(clip.sha256, clip.ext)
+            if final.is_file() and final.stat().st_size == info.length:
+                continue  # cached (hashed before use)
+            part = self.store.partial_path(clip.sha256)
+            needed += info.length - (part.stat().st_size if part.is_file() else 0)
+        if needed <= 0:
+            return
+        free = shutil.disk_usage(self.store.root).free
+        if free - needed < self.reserve_bytes:
+            raise SyncError(
+                "error",
+                f"not enough disk space: {manifest.name} version {manifest.version} needs "
+                f"{needed / MB:.1f} MB and sync.reserve_mb keeps {self.reserve_bytes / MB:.0f} MB "
+                f"free, but {self.store.root} has {free / MB:.1f} MB free",
+            )
 
     def _checked_folder(self, manifest: SetManifest) -> Path | None:
         """The staged folder of this set version if its content matches the manifest.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata
 from tuf.api.serialization.json import JSONSerializer
 
+from kiosk.content.repository import MAX_BYTES, RepositoryError
 from kiosk.sync.fetcher import FetchLimits
 from kiosk.sync.store import SetStore
 from kiosk.sync.updater import Syncer, SyncError
@@ -175,6 +177,18 @@ def test_endless_metadata(world: World) -> None:
     world.expect_rejected("error", "DownloadLengthMismatchError")
 
 
+def test_targets_metadata_over_the_cap_is_refused_by_the_admin_and_the_booth(world: World) -> None:
+    repo = world.publisher.repo
+    big = repo.new_targets()
+    big.signed.unrecognized_fields["padding"] = "x" * MAX_BYTES["targets"]
+    big.sign(world.publisher.keys.signer("targets"))
+    with pytest.raises(RepositoryError, match="booths accept"):
+        repo.publish_targets(big, world.publisher.online_signers())
+    write_md(repo.metadata / f"{big.signed.version}.targets.json", big)  # a hostile repository
+    resign_snapshot_timestamp(world, big.signed.version)
+    world.expect_rejected("error", "DownloadLengthMismatchError")
+
+
 def test_endless_clip_data(world: World) -> None:
     world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
     for info in world.publisher.repo.targets().signed.targets.values():
@@ -248,6 +262,17 @@ def test_redirects_are_capped(world: World) -> None:
     assert len(proxy.seen) == 4  # the first request and 3 redirects
 
 
+def test_a_set_that_would_eat_the_reserve_is_not_downloaded(world: World) -> None:
+    world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
+    reserve = shutil.disk_usage(world.state).free + 2**30  # more than the disk has free
+    root = world.publisher.root_json
+    syncer, _ = booth_syncer(world.state, world.nginx.url, root, "lobby", reserve_bytes=reserve)
+    reason = world.expect_rejected("error", "not enough disk space", syncer)
+    assert "sync.reserve_mb keeps" in reason and "lobby version 2 needs" in reason
+    assert not list(world.store.partial.iterdir())  # not a byte of a clip was fetched
+    assert world.syncer.sync().version == 2  # with room to spare it goes through
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_disk_full_during_a_sync(tmp_path: Path) -> None:
     publisher = Publisher(tmp_path / "admin")
@@ -266,7 +291,8 @@ def test_disk_full_during_a_sync(tmp_path: Path) -> None:
             filler.write_bytes(b"\0" * (os.statvfs(mount).f_bavail * 4096 - 20_000))
             with pytest.raises(SyncError) as e:
                 syncer.sync()
-            assert "No space left on device" in e.value.reason
+            assert "not enough disk space" in e.value.reason  # checked before downloading
+            assert not list(store.partial.iterdir())
             assert store.active() == good and (good / "a.opus").is_file()
             assert not list(store.sets.glob(".staging-*"))
             filler.unlink()

@@ -34,7 +34,7 @@ class Publisher:
         ):
             store.generate(role)
         self.repo.create(
-            self.keys.signer("root"), self.keys.signer("targets"), self.online_signers()
+            [self.keys.signer("root")], self.keys.signer("targets"), self.online_signers()
         )
 
     def online_signers(self) -> dict[str, Signer]:

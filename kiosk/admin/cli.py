@@ -2,7 +2,10 @@
 
 Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
 `--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
-The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
+Root keys live in their own folder (--root-keys), only needed for `init` and `rotate-key`: keep
+it offline otherwise. Root and targets keys are encrypted; their passphrases come from
+KIOSK_ADMIN_ROOT_PASSPHRASE / KIOSK_ADMIN_PASSPHRASE, --root-passphrase-file /
+--passphrase-file, or a prompt (never from the command line). See docs/keys.md.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk.admin import booths
+from kiosk.admin import booths, keyring
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
+from kiosk.admin.passphrase import ROOT_ENV, TARGETS_ENV, PassphraseSource
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
-from kiosk.admin.publishing import assign, current_manifest, next_targets, publish, retire
+from kiosk.admin.publishing import assign, current_manifest, publish, retire
 from kiosk.content.keys import KeyError_, KeyStore
 from kiosk.content.repository import Repository, RepositoryError
 from kiosk.errors import ConfigError
@@ -34,9 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--repo", type=Path, help="a repository folder")
     where.add_argument("--hub", help="the hub's URL, e.g. http://127.0.0.1:8765")
     parser.add_argument("--token", default=os.environ.get("KIOSK_HUB_TOKEN", ""))
+    parser.add_argument("--keys", type=Path, default=CONFIG_HOME / "keys", help="the targets key")
     parser.add_argument(
-        "--keys", type=Path, default=CONFIG_HOME / "keys", help="root and targets keys"
+        "--root-keys",
+        type=Path,
+        help=f"the root keys, kept offline (default: {keyring.ROOT_FOLDER}/ beside --keys)",
     )
+    parser.add_argument("--passphrase-file", type=Path, help=f"targets key (or ${TARGETS_ENV})")
+    parser.add_argument("--root-passphrase-file", type=Path, help=f"root keys (or ${ROOT_ENV})")
     parser.add_argument(
         "--online-keys",
         type=Path,
@@ -44,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         help="snapshot and timestamp keys (they move to the hub's data folder)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
+    ini = sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
+    ini.add_argument("--root-count", type=int, default=1, help="root keys to make (e.g. 3)")
+    ini.add_argument("--root-threshold", type=int, default=1, help="root keys to sign (e.g. 2)")
+    ini.add_argument(
+        "--no-passphrase", action="store_true", help="unencrypted keys: for a demo or a test only"
+    )
+    sub.add_parser("fingerprint", help="the sha256 of the root booths trust (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
     pub.add_argument("folder", type=Path)
     pub.add_argument("--set", dest="set_name", required=True)
@@ -60,13 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     asg = sub.add_parser("assign", help="make booths of a group follow a set")
     asg.add_argument("group")
     asg.add_argument("set_name", metavar="set")
-    rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
-    rot.add_argument("role", choices=("targets", "snapshot", "timestamp"))
+    rot = sub.add_parser("rotate-key", help="replace a root, targets, snapshot or timestamp key")
+    rot.add_argument("role", choices=("root", "targets", "snapshot", "timestamp"))
+    rot.add_argument("--key", help="with root: which root key to replace, e.g. root-2")
     booths.add_parser(sub)
     args = parser.parse_args(argv)
-    keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
+    targets_pass = PassphraseSource("targets", TARGETS_ENV, args.passphrase_file)
+    root_pass = PassphraseSource(
+        "root", ROOT_ENV, args.root_passphrase_file, "--root-passphrase-file"
+    )
+    keys, online = KeyStore(args.keys, targets_pass), KeyStore(args.online_keys)
+    root_keys = KeyStore(args.root_keys or args.keys.parent / keyring.ROOT_FOLDER, root_pass)
+    ring = keyring.Keyring(root_keys, keys, online)
     try:
-        if args.command in ("init", "rotate-key"):
+        if args.command in ("init", "rotate-key", "fingerprint"):
             if args.repo is None:
                 print(
                     f"error: {args.command} works on a repository folder (--repo)", file=sys.stderr
@@ -74,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             repo = Repository(args.repo)
             if args.command == "init":
-                return _init(repo, keys, online)
-            return _rotate(repo, keys, online, args.role)
+                targets_pass.new = root_pass.new = True
+                return _init(repo, ring, args)
+            if args.command == "fingerprint":
+                print(keyring.fingerprint(repo.metadata / "1.root.json"))
+                return 0
+            return _rotate(repo, ring, args.role, args.key)
         if args.command == "booth":
             if not args.hub or not args.token:
                 raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
@@ -142,34 +168,26 @@ def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> 
     return LocalDestination(Repository(args.repo), signers, keys.public("targets"))
 
 
-def _init(repo: Repository, keys: KeyStore, online: KeyStore) -> int:
-    for store, role in (
-        (keys, "root"),
-        (keys, "targets"),
-        (online, "snapshot"),
-        (online, "timestamp"),
-    ):
-        if not store.has(role):
-            store.generate(role)
-    repo.create(keys.signer("root"), keys.signer("targets"), {r: online.signer(r) for r in ONLINE})
+def _init(repo: Repository, ring: keyring.Keyring, args: argparse.Namespace) -> int:
+    made = keyring.init(
+        repo, ring, args.root_count, args.root_threshold, encrypt=not args.no_passphrase
+    )
     print(f"repository created in {repo.folder}")
-    print(f"keep {keys.folder / 'root.pem'} offline; booths trust {repo.metadata / '1.root.json'}")
+    print(f"root keys ({made.threshold} of {len(made.root_keys)} sign a new root):")
+    for pem in made.root_keys:
+        print(f"  {pem}")
+    print(f"move {ring.root.folder} offline now; it is needed only for rotate-key")
+    print(f"booths trust {made.root_json}; give facilities the file and its fingerprint:")
+    print(f"root sha256: {made.fingerprint}")
+    if args.no_passphrase:
+        print("warning: the keys are NOT encrypted (--no-passphrase)", file=sys.stderr)
     return 0
 
 
-def _rotate(repo: Repository, keys: KeyStore, online: KeyStore, role: str) -> int:
-    store = keys if role == "targets" else online
-    store.retire(role)
-    new = store.generate(role)
-    version = repo.rotate_key(role, keys.signer("root"), new.public_key)
-    signers = {r: online.signer(r) for r in ONLINE}
-    if role == "targets":  # re-sign the current content with the new key
-        targets = next_targets(repo.targets())
-        targets.sign(new)
-        repo.publish_targets(targets, signers)
-    else:
-        repo.refresh_timestamp(signers)
-    print(f"{role} key rotated: root version {version}; old key kept as {store.folder}/{role}.old*")
+def _rotate(repo: Repository, ring: keyring.Keyring, role: str, key: str | None) -> int:
+    version, retired = keyring.rotate(repo, ring, role, key)
+    name = key if role == "root" and key else role
+    print(f"{name} key rotated: root version {version}; old key kept as {retired}")
     return 0
 
 

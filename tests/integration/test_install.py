@@ -306,7 +306,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
     data = tmp_path / "hub-data"
     keys = ["--keys", str(tmp_path / "keys"), "--online-keys", str(data / "online-keys")]
-    assert admin(["--repo", str(data / "repo"), *keys, "init"]) == 0
+    assert admin(["--repo", str(data / "repo"), *keys, "init", "--no-passphrase"]) == 0
     with HubProcess(data, "test-admin-token") as server:
         yield server.url, server.token
 

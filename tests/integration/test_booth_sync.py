@@ -16,20 +16,26 @@ from tests.nginx import Nginx
 pytestmark = pytest.mark.pulse
 
 
+def sync_config(tmp_path: Path, url: str, publisher: Publisher, **extra: object) -> Path:
+    """A booth following set "lobby" from `url`, a sync each second, one clip per lift."""
+    return write_config(
+        tmp_path,
+        tmp_path / "state" / "sets" / "current",
+        sync__url=url,
+        sync__root=publisher.root_json,
+        sync__set="lobby",
+        sync__interval=1,
+        sync__jitter=0,
+        max_clips_per_lift=1,
+        **extra,
+    )
+
+
 def test_new_set_activates_only_on_the_hook(tmp_path: Path, pulse: PulseSink) -> None:
     publisher = Publisher(tmp_path / "admin")
     publisher.publish_clips("lobby", {"a.wav": 4.0})
     with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
-        cfg = write_config(
-            tmp_path,
-            tmp_path / "state" / "sets" / "current",
-            sync__url=nginx.url,
-            sync__root=publisher.root_json,
-            sync__set="lobby",
-            sync__interval=1,
-            sync__jitter=0,
-            max_clips_per_lift=1,
-        )
+        cfg = sync_config(tmp_path, nginx.url, publisher)
         booth = HeadlessBooth(cfg, pulse.env)
         try:
             first = booth.wait_for("sync")
@@ -57,16 +63,7 @@ def test_a_dead_server_never_silences_the_booth(tmp_path: Path, pulse: PulseSink
     publisher = Publisher(tmp_path / "admin")
     publisher.publish_clips("lobby", {"a.wav": 1.0})
     nginx = Nginx(publisher.repo.folder, tmp_path / "nginx").start()
-    cfg = write_config(
-        tmp_path,
-        tmp_path / "state" / "sets" / "current",
-        sync__url=nginx.url,
-        sync__root=publisher.root_json,
-        sync__set="lobby",
-        sync__interval=1,
-        sync__jitter=0,
-        max_clips_per_lift=1,
-    )
+    cfg = sync_config(tmp_path, nginx.url, publisher)
     booth = HeadlessBooth(cfg, pulse.env)
     try:
         booth.wait_for("sync")
@@ -90,17 +87,7 @@ def test_a_trickling_server_turns_the_booth_stale(tmp_path: Path, pulse: PulseSi
         Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx,
         BadProxy(nginx.url, "pass", pause_s=0.2) as proxy,
     ):
-        cfg = write_config(
-            tmp_path,
-            tmp_path / "state" / "sets" / "current",
-            sync__url=proxy.url,
-            sync__root=publisher.root_json,
-            sync__set="lobby",
-            sync__interval=1,
-            sync__jitter=0,
-            sync__deadline_s=10,
-            max_clips_per_lift=1,
-        )
+        cfg = sync_config(tmp_path, proxy.url, publisher, sync__deadline_s=10)
         booth = HeadlessBooth(cfg, pulse.env)
         try:
             assert booth.wait_for("sync")["state"] == "ok"
@@ -122,16 +109,7 @@ def test_a_corrupt_active_set_heals_at_the_next_sync(tmp_path: Path, pulse: Puls
     publisher.publish_clips("lobby", {"a.wav": 1.0})
     current = tmp_path / "state" / "sets" / "current"
     with Nginx(publisher.repo.folder, tmp_path / "nginx") as nginx:
-        cfg = write_config(
-            tmp_path,
-            current,
-            sync__url=nginx.url,
-            sync__root=publisher.root_json,
-            sync__set="lobby",
-            sync__interval=1,
-            sync__jitter=0,
-            max_clips_per_lift=1,
-        )
+        cfg = sync_config(tmp_path, nginx.url, publisher)
         booth = HeadlessBooth(cfg, pulse.env)
         try:
             assert booth.wait_for("sync")["version"] == 1

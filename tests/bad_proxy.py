@@ -6,11 +6,14 @@ misbehaving as told. The misbehaviour is the point, so this one is hand-made.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
@@ -47,8 +50,14 @@ class BadProxy:
     """`url` forwards to `upstream`; set `mode` at any time."""
 
     def __init__(
-        self, upstream: str, mode: Mode = "pass", cut_after: int = 4096, pause_s: float = 1.0
+        self,
+        upstream: str,
+        mode: Mode = "pass",
+        cut_after: int = 4096,
+        pause_s: float = 1.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls`: (certificate, key) PEM files to serve https instead of http."""
         self.upstream = urlsplit(upstream)
         self.mode: Mode = mode
         self.cut_after = cut_after
@@ -65,7 +74,12 @@ class BadProxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def handle(self, req: BaseHTTPRequestHandler) -> None:
@@ -160,3 +174,53 @@ class BadProxy:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class TrickleTls:
+    """A TCP server on 127.0.0.1 that answers a TLS ClientHello with a handshake record that never
+    ends: a 16 KiB record header, then one byte each `pause_s` (hand-made, like BadProxy)."""
+
+    def __init__(self, pause_s: float = 0.1) -> None:
+        self.pause_s = pause_s
+        self.cut = 0  # handshakes the client hung up on
+        self.finished = 0  # records sent to the end
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return  # closed by stop()
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(4096)  # the ClientHello
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, TLS 1.2, 16384 bytes
+                for _ in range(16384):
+                    if self._stop.is_set():
+                        return
+                    conn.sendall(b"\x00")
+                    time.sleep(self.pause_s)
+            except OSError:
+                self.cut += 1
+                return
+            self.finished += 1
+
+    def __enter__(self) -> TrickleTls:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
+        self._listener.close()
+        self._thread.join(5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -21,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
+from urllib3.util.ssl_ import create_urllib3_context, resolve_cert_reqs, resolve_ssl_version
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,24 @@ class SocketGuard:
             sockets = list(self._sockets)
         log.info("deadline passed: shutting %d connection(s)", len(sockets))
         for sock in sockets:
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # already closed, or detached into a TLS socket
+                # socket.socket's own: SSLSocket.shutdown() would also drop its TLS state under
+                # the thread that is reading.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _pool_classes(guard: SocketGuard) -> dict[str, type[HTTPConnectionPool]]:
-    """urllib3 pool classes whose connections report each new socket to `guard`."""
+    """urllib3 pool classes whose connections report each new socket to `guard`.
+
+    A TLS connection's socket is watched from its handshake on: a guarded SSLSocket class, on a
+    context made per connection just as urllib3 would make it (the default CA certificates
+    unless a CA is given).
+    """
+
+    class GuardedSSLSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            guard.watch(self)
+            super().do_handshake(block)
 
     class GuardedHTTPConnection(HTTPConnection):
         def _new_conn(self) -> socket.socket:
@@ -78,8 +92,22 @@ def _pool_classes(guard: SocketGuard) -> dict[str, type[HTTPConnectionPool]]:
     class GuardedHTTPSConnection(HTTPSConnection):
         def _new_conn(self) -> socket.socket:
             sock = super()._new_conn()
-            guard.watch(sock)
+            guard.watch(sock)  # while a proxy tunnel is set up; TLS then takes the socket over
             return sock
+
+        def connect(self) -> None:
+            if self.ssl_context is None:
+                context = create_urllib3_context(
+                    ssl_version=resolve_ssl_version(self.ssl_version),
+                    ssl_minimum_version=self.ssl_minimum_version,
+                    ssl_maximum_version=self.ssl_maximum_version,
+                    cert_reqs=resolve_cert_reqs(self.cert_reqs),
+                )
+                if not (self.ca_certs or self.ca_cert_dir or self.ca_cert_data):
+                    context.load_default_certs()
+                context.sslsocket_class = GuardedSSLSocket
+                self.ssl_context = context
+            super().connect()
 
     class GuardedHTTPPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection

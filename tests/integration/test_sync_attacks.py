@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata
 from tuf.api.serialization.json import JSONSerializer
 
 from kiosk.content.repository import MAX_BYTES, RepositoryError
-from kiosk.sync.fetcher import FetchLimits
+from kiosk.sync.fetcher import Fetcher, FetchLimits
 from kiosk.sync.store import SetStore
-from kiosk.sync.updater import Syncer, SyncError
-from tests.bad_proxy import BadProxy, Mode
+from kiosk.sync.updater import Source, Syncer, SyncError
+from tests.bad_proxy import BadProxy, Mode, TrickleTls
 from tests.content import Publisher, booth_syncer
-from tests.nginx import Nginx
+from tests.nginx import Nginx, self_signed
 
 
 @dataclass
@@ -253,6 +254,38 @@ def test_a_trickle_at_any_stage_cannot_hold_a_sync_past_its_deadline(
             time.sleep(0.05)
         assert proxy.trickles_cut >= 1
         assert proxy.trickles_finished == 0  # the booth hung up mid-trickle, every time
+
+
+def test_a_trickle_over_tls_cannot_hold_a_sync_past_its_deadline(
+    world: World, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    limits = FetchLimits(read_timeout_s=5, file_deadline_s=1.5, sync_deadline_s=3)
+    with BadProxy(world.nginx.url, "trickle_headers", pause_s=0.1, tls=(cert, key)) as proxy:
+        session = requests.Session()
+        session.verify = str(cert)
+        session.trust_env = False  # else $REQUESTS_CA_BUNDLE would win over `verify`
+        store = SetStore(world.state)
+        source = Source(proxy.url, world.publisher.root_json, "lobby")
+        syncer = Syncer(source, store, Fetcher(limits, session), world.state)
+        try:
+            world.expect_rejected("stale", "deadline", syncer)
+        finally:
+            syncer.close()
+        assert proxy.count >= 1 and proxy.trickles_finished == 0
+
+
+def test_a_trickled_tls_handshake_cannot_hold_a_sync_past_its_deadline(world: World) -> None:
+    limits = FetchLimits(connect_timeout_s=5, file_deadline_s=1.5, sync_deadline_s=3)
+    with TrickleTls(pause_s=0.1) as server:
+        root = world.publisher.root_json
+        syncer, _ = booth_syncer(world.state, server.url, root, "lobby", limits)
+        world.expect_rejected("stale", "deadline", syncer)
+        for _ in range(100):  # the server sees the hang-up at its next write
+            if server.cut:
+                break
+            time.sleep(0.05)
+        assert server.cut >= 1 and server.finished == 0
 
 
 def test_redirects_are_capped(world: World) -> None:

@@ -14,7 +14,7 @@ from kiosk.admin.cli import main as admin
 from kiosk.content.keys import KeyStore
 from kiosk.sync.updater import SyncError
 from tests.clipmaker import make_set
-from tests.content import booth_syncer
+from tests.content import Publisher, booth_syncer
 from tests.nginx import Nginx
 
 TARGETS_PASS = "targets passphrase for the test"
@@ -133,3 +133,13 @@ def test_rotations_are_followed_and_old_keys_refused(tmp_path: Path, passphrases
             syncer.sync()
         assert "UnsignedMetadataError" in e.value.reason
         assert (store.sets / "current" / "b.opus").is_file()
+
+
+def test_a_repository_from_before_the_offline_root_folder_still_rotates(tmp_path: Path) -> None:
+    """tests.content.Publisher keeps root.pem beside targets.pem, as `init` once did."""
+    publisher = Publisher(tmp_path / "admin")
+    base = ["--repo", str(publisher.repo.folder), "--keys", str(publisher.keys.folder),
+            "--online-keys", str(publisher.online.folder)]  # fmt: skip
+    assert not (tmp_path / "admin" / "offline-root").exists()
+    assert admin([*base, "rotate-key", "targets"]) == 0
+    assert publisher.repo.root().signed.version == 2

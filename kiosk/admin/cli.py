@@ -16,9 +16,11 @@ import os
 import sys
 from pathlib import Path
 
+from tuf.api.exceptions import UnsignedMetadataError
+
 from kiosk.admin import booths, keyring
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
-from kiosk.admin.passphrase import ROOT_ENV, TARGETS_ENV, PassphraseSource
+from kiosk.admin.passphrase import PIN_ENV, ROOT_ENV, TARGETS_ENV, PassphraseSource
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
 from kiosk.admin.publishing import assign, current_manifest, publish, retire
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--passphrase-file", type=Path, help=f"targets key (or ${TARGETS_ENV})")
     parser.add_argument("--root-passphrase-file", type=Path, help=f"root keys (or ${ROOT_ENV})")
+    parser.add_argument("--token-pin-file", type=Path, help=f"hardware token's PIN (or ${PIN_ENV})")
     parser.add_argument(
         "--online-keys",
         type=Path,
@@ -58,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     ini.add_argument("--root-threshold", type=int, default=1, help="root keys to sign (e.g. 2)")
     ini.add_argument(
         "--no-passphrase", action="store_true", help="unencrypted keys: for a demo or a test only"
+    )
+    ini.add_argument(
+        "--targets-token-key",
+        type=int,
+        metavar="ID",
+        help="the targets key is key ID on a PKCS#11 hardware token (2: a YubiKey's PIV slot 9c)",
     )
     sub.add_parser("fingerprint", help="the sha256 of the root booths trust (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
@@ -78,13 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     rot = sub.add_parser("rotate-key", help="replace a root, targets, snapshot or timestamp key")
     rot.add_argument("role", choices=("root", "targets", "snapshot", "timestamp"))
     rot.add_argument("--key", help="with root: which root key to replace, e.g. root-2")
+    rot.add_argument(
+        "--token-key", type=int, metavar="ID", help="with targets: key ID on a hardware token"
+    )
     booths.add_parser(sub)
     args = parser.parse_args(argv)
     targets_pass = PassphraseSource("targets", TARGETS_ENV, args.passphrase_file)
     root_pass = PassphraseSource(
         "root", ROOT_ENV, args.root_passphrase_file, "--root-passphrase-file"
     )
-    keys, online = KeyStore(args.keys, targets_pass), KeyStore(args.online_keys)
+    pin = PassphraseSource("hardware token PIN", PIN_ENV, args.token_pin_file, "--token-pin-file")
+    keys, online = KeyStore(args.keys, targets_pass, pin), KeyStore(args.online_keys)
     root_keys = KeyStore(args.root_keys or args.keys.parent / keyring.ROOT_FOLDER, root_pass)
     ring = keyring.Keyring(root_keys, keys, online)
     try:
@@ -101,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "fingerprint":
                 print(keyring.fingerprint(repo.metadata / "1.root.json"))
                 return 0
-            return _rotate(repo, ring, args.role, args.key)
+            return _rotate(repo, ring, args.role, args.key, args.token_key)
         if args.command == "booth":
             if not args.hub or not args.token:
                 raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(e.problems), file=sys.stderr)
         print("nothing was published", file=sys.stderr)
         return 2
-    except (RepositoryError, KeyError_, LookupError) as e:
+    except (RepositoryError, KeyError_, LookupError, UnsignedMetadataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
@@ -170,7 +183,12 @@ def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> 
 
 def _init(repo: Repository, ring: keyring.Keyring, args: argparse.Namespace) -> int:
     made = keyring.init(
-        repo, ring, args.root_count, args.root_threshold, encrypt=not args.no_passphrase
+        repo,
+        ring,
+        args.root_count,
+        args.root_threshold,
+        encrypt=not args.no_passphrase,
+        targets_token_key=args.targets_token_key,
     )
     print(f"repository created in {repo.folder}")
     print(f"root keys ({made.threshold} of {len(made.root_keys)} sign a new root):")
@@ -184,8 +202,10 @@ def _init(repo: Repository, ring: keyring.Keyring, args: argparse.Namespace) -> 
     return 0
 
 
-def _rotate(repo: Repository, ring: keyring.Keyring, role: str, key: str | None) -> int:
-    version, retired = keyring.rotate(repo, ring, role, key)
+def _rotate(
+    repo: Repository, ring: keyring.Keyring, role: str, key: str | None, token_key: int | None
+) -> int:
+    version, retired = keyring.rotate(repo, ring, role, key, token_key)
     name = key if role == "root" and key else role
     print(f"{name} key rotated: root version {version}; old key kept as {retired}")
     return 0

@@ -3,7 +3,8 @@ for the hub. Creating the repository (`init`) and rotating a key (`rotate-key`).
 
     <offline-root>/root-1.pem ...   root keys (encrypted; store this folder offline, e.g. on a
                                     USB stick in a safe, or one stick per key holder)
-    <keys>/targets.pem              the targets key (encrypted): signs every publish
+    <keys>/targets.pem              the targets key (encrypted): signs every publish; or only
+                                    targets.pub.json naming a key on a hardware token (PKCS#11)
     <online>/snapshot.pem, timestamp.pem   unencrypted: the hub signs with them unattended
 """
 
@@ -59,9 +60,17 @@ class Created:
 
 
 def init(
-    repo: Repository, ring: Keyring, root_count: int, threshold: int, encrypt: bool
+    repo: Repository,
+    ring: Keyring,
+    root_count: int,
+    threshold: int,
+    encrypt: bool,
+    targets_token_key: int | None = None,
 ) -> Created:
-    """Make the keys that are missing, then version 1 of the repository."""
+    """Make the keys that are missing, then version 1 of the repository.
+
+    With `targets_token_key`, the targets key is that key id on the hardware token.
+    """
     if not 1 <= threshold <= root_count:
         raise RepositoryError(f"--root-threshold {threshold}: expected 1 to --root-count")
     if (repo.metadata / "1.root.json").exists():
@@ -70,11 +79,12 @@ def init(
     roots = [
         ring.root.signer(n) if ring.root.has(n) else ring.root.generate(n, encrypt) for n in names
     ]
-    targets = (
-        ring.targets.signer("targets")
-        if ring.targets.has("targets")
-        else ring.targets.generate("targets", encrypt)
-    )
+    if ring.targets.has("targets"):
+        targets = ring.targets.signer("targets")
+    elif targets_token_key is not None:
+        targets = ring.targets.import_token_key("targets", targets_token_key)
+    else:
+        targets = ring.targets.generate("targets", encrypt)
     for role in ONLINE:
         if not ring.online.has(role):
             ring.online.generate(role)  # the hub signs unattended: no passphrase
@@ -84,9 +94,14 @@ def init(
     return Created(root_json, fingerprint(root_json), keys, threshold)
 
 
-def rotate(repo: Repository, ring: Keyring, role: str, key: str | None) -> tuple[int, str]:
-    """Replace `role`'s key (for root: the root key named `key`). Returns the root version and
-    the retired key's name."""
+def rotate(
+    repo: Repository, ring: Keyring, role: str, key: str | None, token_key: int | None = None
+) -> tuple[int, str]:
+    """Replace `role`'s key (for root: the root key named `key`; for targets, with
+    `token_key`: by that key id on the hardware token). Returns the root version and the
+    retired key's name."""
+    if token_key is not None and role != "targets":
+        raise KeyError_(f"rotate-key {role}: only the targets key may be on a hardware token")
     roots = ring.root_signers()
     if role == "root":
         names = ring.root_names()
@@ -101,7 +116,10 @@ def rotate(repo: Repository, ring: Keyring, role: str, key: str | None) -> tuple
     encrypt = store.encrypted(name)
     retired = store.retire(name)
     try:
-        new = store.generate(name, encrypt)
+        if token_key is not None:
+            new = store.import_token_key(name, token_key)
+        else:
+            new = store.generate(name, encrypt)
         # For root, TUF wants the old root's threshold and the new one's: old keys and the new.
         signers = [*roots, new] if role == "root" else roots
         version = repo.rotate_key(
@@ -110,7 +128,8 @@ def rotate(repo: Repository, ring: Keyring, role: str, key: str | None) -> tuple
     except BaseException:
         for suffix in (".pem", ".pub.json"):  # put the old key back
             (store.folder / f"{name}{suffix}").unlink(missing_ok=True)
-            (store.folder / f"{retired}{suffix}").rename(store.folder / f"{name}{suffix}")
+            if (store.folder / f"{retired}{suffix}").exists():  # no .pem: a token's key
+                (store.folder / f"{retired}{suffix}").rename(store.folder / f"{name}{suffix}")
         raise
     if role == "targets":  # re-sign the current content with the new key
         targets = next_targets(repo.targets())

@@ -15,6 +15,7 @@ from kiosk.content.keys import KeyError_
 
 TARGETS_ENV = "KIOSK_ADMIN_PASSPHRASE"
 ROOT_ENV = "KIOSK_ADMIN_ROOT_PASSPHRASE"
+PIN_ENV = "KIOSK_ADMIN_TOKEN_PIN"  # a hardware token's user PIN
 MIN_LENGTH = 8  # for a new key's passphrase
 
 

@@ -16,6 +16,7 @@ from kiosk.sync.updater import SyncError
 from tests.clipmaker import make_set
 from tests.content import Publisher, booth_syncer
 from tests.nginx import Nginx
+from tests.softhsm import SoftHsm
 
 TARGETS_PASS = "targets passphrase for the test"
 ROOT_PASS = "root passphrase for the test"
@@ -143,3 +144,38 @@ def test_a_repository_from_before_the_offline_root_folder_still_rotates(tmp_path
     assert not (tmp_path / "admin" / "offline-root").exists()
     assert admin([*base, "rotate-key", "targets"]) == 0
     assert publisher.repo.root().signed.version == 2
+
+
+def test_targets_signed_on_a_hardware_token(
+    tmp_path: Path, passphrases: None, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """SoftHSM stands in for a YubiKey: the targets key never leaves the token."""
+    token = SoftHsm(tmp_path / "token")
+    for name, value in token.env.items():
+        monkeypatch.setenv(name, value)
+    token.init_token()
+    token.generate_key(2)
+    token.generate_key(3)
+    monkeypatch.setenv("KIOSK_ADMIN_TOKEN_PIN", token.pin)
+    base = base_args(tmp_path)
+    assert admin([*base, "init", "--targets-token-key", "2"]) == 0
+    keys = tmp_path / "admin" / "keys"
+    assert not list(keys.glob("*.pem"))
+    assert json.loads((keys / "targets.pub.json").read_text())["uri"] == "hsm:2?label=kiosk-test"
+    make_set(tmp_path / "src", {"a.wav": 0.5})
+    assert admin([*base, "publish", str(tmp_path / "src"), "--set", "lobby"]) == 0
+    root = tmp_path / "repo" / "metadata" / "1.root.json"
+    with Nginx(tmp_path / "repo", tmp_path / "nginx") as nginx:
+        syncer, store = booth_syncer(tmp_path / "booth", nginx.url, root, "lobby")
+        store.activate(syncer.sync().folder)
+        capsys.readouterr()
+        monkeypatch.setenv("KIOSK_ADMIN_TOKEN_PIN", "000000")
+        make_set(tmp_path / "src", {"a.wav": 0.5, "b.wav": 0.5})
+        assert admin([*base, "publish", str(tmp_path / "src"), "--set", "lobby"]) == 2
+        assert "hsm:2?label=kiosk-test: cannot sign: PinIncorrect" in capsys.readouterr().err
+        monkeypatch.setenv("KIOSK_ADMIN_TOKEN_PIN", token.pin)
+        assert admin([*base, "rotate-key", "targets", "--token-key", "3"]) == 0
+        assert admin([*base, "publish", str(tmp_path / "src"), "--set", "lobby"]) == 0
+        store.activate(syncer.sync().folder)  # root v2 trusts token key 3 for targets
+        assert (store.sets / "current" / "b.opus").is_file()

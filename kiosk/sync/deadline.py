@@ -35,6 +35,7 @@ class SocketGuard:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._armed = 0  # which arm() a timer belongs to: a late timer of an old one does nothing
         self.tripped = False  # the last armed deadline passed and the sockets were shut
 
     def watch(self, sock: socket.socket) -> None:
@@ -46,7 +47,8 @@ class SocketGuard:
         self.disarm()
         with self._lock:
             self.tripped = False
-            timer = threading.Timer(max(0.0, deadline - self._clock()), self._trip)
+            delay = max(0.0, deadline - self._clock())
+            timer = threading.Timer(delay, self._trip, (self._armed,))
             timer.daemon = True
             timer.name = "sync-deadline"
             self._timer = timer
@@ -54,20 +56,23 @@ class SocketGuard:
 
     def disarm(self) -> None:
         with self._lock:
+            self._armed += 1
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
 
-    def _trip(self) -> None:
+    def _trip(self, armed: int) -> None:
+        # Under the lock: once disarm() returns, no timer of an earlier arm() shuts anything.
         with self._lock:
+            if armed != self._armed:
+                return
             self.tripped = True
-            sockets = list(self._sockets)
-        log.info("deadline passed: shutting %d connection(s)", len(sockets))
-        for sock in sockets:
-            with contextlib.suppress(OSError):  # already closed, or detached into a TLS socket
-                # socket.socket's own: SSLSocket.shutdown() would also drop its TLS state under
-                # the thread that is reading.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            log.info("deadline passed: shutting %d connection(s)", len(self._sockets))
+            for sock in list(self._sockets):
+                with contextlib.suppress(OSError):  # already closed, or detached into TLS
+                    # socket.socket's own: SSLSocket.shutdown() would also drop its TLS state
+                    # under the thread that is reading.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _pool_classes(guard: SocketGuard) -> dict[str, type[HTTPConnectionPool]]:

@@ -43,3 +43,22 @@ def test_a_disarmed_guard_leaves_the_socket_alone() -> None:
         guard.disarm()
         ours.close()
         theirs.close()
+
+
+def test_a_late_timer_of_an_earlier_deadline_does_nothing() -> None:
+    """A timer already firing when its request ended must not cut the next request."""
+    guard = SocketGuard()
+    ours, theirs = socket.socketpair()
+    try:
+        guard.watch(ours)
+        guard.arm(time.monotonic() + 60)
+        earlier = guard._armed
+        guard.disarm()
+        guard.arm(time.monotonic() + 60)  # the next request
+        guard._trip(earlier)  # what the first timer does if it was already running
+        theirs.sendall(b"x")
+        assert ours.recv(1) == b"x" and not guard.tripped
+    finally:
+        guard.disarm()
+        ours.close()
+        theirs.close()

@@ -349,7 +349,9 @@ class Booth:
         cfg = self.config.sync
         source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
         fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
-        syncer = Syncer(source, store, fetcher, Path(self.config.state_dir))
+        syncer = Syncer(
+            source, store, fetcher, Path(self.config.state_dir), reserve_bytes=cfg.reserve_mb << 20
+        )
         return SyncWorker(syncer, store, cfg.interval, cfg.jitter, self.post, self.rng)
 
     def _activate_pending(self, now: float) -> None:

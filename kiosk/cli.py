@@ -171,8 +171,9 @@ def _sync_once(config: Config) -> int:
         return EX_CONFIG
     store = SetStore(Path(config.state_dir))
     source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
+    fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
     syncer = Syncer(
-        source, store, Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s)), Path(config.state_dir)
+        source, store, fetcher, Path(config.state_dir), reserve_bytes=cfg.reserve_mb << 20
     )
     try:
         result = syncer.sync()

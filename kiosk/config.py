@@ -71,6 +71,7 @@ class SyncConfig:
     interval: float = field(default=300.0, metadata=limits(1, 86400))  # seconds
     jitter: float = field(default=0.2, metadata=limits(0, 1))  # +- this share of the interval
     deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
+    reserve_mb: int = field(default=200, metadata=limits(0, 1_000_000))  # left free on the disk
 
 
 def _sip_word(value: str) -> str | None:

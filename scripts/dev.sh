@@ -13,7 +13,7 @@ shift || true
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev libportaudio2
   libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd
   nginx curl postgresql openssl baresip-core sip-tester shellcheck e2fsprogs chromium
-  chromium-driver)
+  chromium-driver softhsm2)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()
@@ -35,13 +35,14 @@ if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 
 # The embedded default: a local hub (SQLite + a data folder) serving the signed sample set, and
-# a simulated booth syncing from it. Admin keys live in .hub-data too: fine for a demo only.
+# a simulated booth syncing from it. Admin keys live in .hub-data too, unencrypted
+# (--no-passphrase): fine for a demo only (docs/keys.md).
 start_local_hub() {
   data=.hub-data
   port=${KIOSK_HUB_PORT:-8765}
   if [ ! -f "$data/repo/metadata/root.json" ]; then
     .venv/bin/kiosk-admin --repo "$data/repo" --keys "$data/admin-keys" \
-      --online-keys "$data/online-keys" init >&2
+      --online-keys "$data/online-keys" init --no-passphrase >&2
   fi
   .venv/bin/kiosk-hub serve --data "$data" --port "$port" >"$data/hub.log" 2>&1 &
   hub_pid=$!

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Turn a Raspberry Pi OS Bookworm (Debian 12) machine into an enrolled, self-tested booth:
-#   sudo scripts/install.sh --hub URL --token T [--root root.json] [--pin 17] [--audio-card NAME]
+#   sudo scripts/install.sh --hub URL --token T [--root root.json --root-sha256 HEX] [--pin 17]
 # Every step says "changed" or "unchanged"; a second run with the same flags changes nothing and
 # says so. `--uninstall` removes what it laid down except the state directory (/var/lib/kiosk);
 # `--uninstall --purge` removes that too. Run with --help for every flag and exit code.
@@ -21,6 +21,8 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
   --token TOKEN       the one-time enrollment token from the hub's admin (required to install)
   --root FILE         the content repository's trusted root metadata (1.root.json); with it the
                       booth syncs its clips from URL/repo
+  --root-sha256 HEX   required with --root: the root's fingerprint, copied from the admin (what
+                      `kiosk-admin init` printed); a FILE with another sha256 is refused
   --set NAME          follow this clip set (default: the set the hub assigns to --group)
   --group NAME        this booth's group in the hub's signed assignments
   --pin N             BCM GPIO number of the hook switch, 0-27 (default 17)
@@ -39,7 +41,7 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
   -h, --help          this text
 
 exit codes: 0 done, 1 a step failed, 2 the hub refused the token, 3 the hub was unreachable,
-            4 the self-test failed, 64 bad flags
+            4 the self-test failed, 5 --root does not match --root-sha256, 64 bad flags
 USAGE
 }
 
@@ -54,7 +56,7 @@ fail() {
   exit "${2:-1}"
 }
 
-hub="" token="" root_json="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
+hub="" token="" root_json="" root_sha256="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
 selftest=1 enroll=1
 uninstall=0 purge=0 root_dir="" venv_from=""
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"; fi; }
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
     --hub) need_value "$@"; hub=$2; shift 2 ;;
     --token) need_value "$@"; token=$2; shift 2 ;;
     --root) need_value "$@"; root_json=$2; shift 2 ;;
+    --root-sha256) need_value "$@"; root_sha256=$2; shift 2 ;;
     --set) need_value "$@"; set_name=$2; shift 2 ;;
     --group) need_value "$@"; group=$2; shift 2 ;;
     --pin) need_value "$@"; pin=$2; shift 2 ;;
@@ -112,8 +115,16 @@ if [ "$uninstall" = 0 ]; then
   done
   if [ -n "$root_json" ]; then
     [ -f "$root_json" ] || die_usage "--root: no such file '$root_json'"
-  elif [ -n "$set_name$group" ]; then
-    die_usage "--set/--group need --root (the repository's trusted root metadata)"
+    [ -n "$root_sha256" ] ||
+      die_usage "--root needs --root-sha256 HEX (the fingerprint kiosk-admin init printed)"
+    root_sha256=${root_sha256,,}
+    [[ "$root_sha256" =~ ^[0-9a-f]{64}$ ]] ||
+      die_usage "--root-sha256: expected 64 hex digits, got '$root_sha256'"
+    actual=$(sha256sum <"$root_json") actual=${actual%% *}
+    [ "$actual" = "$root_sha256" ] ||
+      fail "--root: $root_json has sha256 $actual, not $root_sha256 from --root-sha256; refusing it (ask the admin for the fingerprint and the file again)" 5
+  elif [ -n "$set_name$group$root_sha256" ]; then
+    die_usage "--set/--group/--root-sha256 need --root (the repository's trusted root metadata)"
   fi
 fi
 if [ -n "$venv_from" ]; then

@@ -34,7 +34,7 @@ class Publisher:
         ):
             store.generate(role)
         self.repo.create(
-            self.keys.signer("root"), self.keys.signer("targets"), self.online_signers()
+            [self.keys.signer("root")], self.keys.signer("targets"), self.online_signers()
         )
 
     def online_signers(self) -> dict[str, Signer]:
@@ -64,11 +64,17 @@ _open: list[Syncer] = []
 
 
 def booth_syncer(
-    state: Path, url: str, root: Path, set_name: str, limits: FetchLimits | None = None
+    state: Path,
+    url: str,
+    root: Path,
+    set_name: str,
+    limits: FetchLimits | None = None,
+    reserve_bytes: int = 0,
 ) -> tuple[Syncer, SetStore]:
     """A booth's syncer and store; `close_syncers()` (an autouse fixture) closes them."""
     store = SetStore(state)
-    syncer = Syncer(Source(url, root, set_name), store, Fetcher(limits), state)
+    source = Source(url, root, set_name)
+    syncer = Syncer(source, store, Fetcher(limits), state, reserve_bytes=reserve_bytes)
     _open.append(syncer)
     return syncer, store
 

@@ -21,7 +21,8 @@ def init_hub_data(data: Path, keys: Path) -> Path:
     from kiosk.admin.cli import main as admin
 
     args = ["--repo", str(data / "repo"), "--keys", str(keys)]
-    if admin([*args, "--online-keys", str(data / "online-keys"), "init"]) != 0:
+    init = ["--online-keys", str(data / "online-keys"), "init", "--no-passphrase"]
+    if admin([*args, *init]) != 0:
         raise RuntimeError(f"kiosk-admin init failed for {data}")
     return data
 

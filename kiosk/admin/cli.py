@@ -4,7 +4,10 @@ Destinations: `--repo DIR` writes a repository folder directly (it needs the onl
 `--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
 Options go before or after the subcommand, and also come from the environment (KIOSK_HUB_URL,
 KIOSK_HUB_TOKEN, KIOSK_ADMIN_NAME) or ~/.config/kiosk-admin/config.yaml (kiosk.admin.options).
-The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
+Root keys live in their own folder (--root-keys), only needed for `init` and `rotate-key`: keep
+it offline otherwise. Root and targets keys are encrypted; their passphrases come from
+KIOSK_ADMIN_ROOT_PASSPHRASE / KIOSK_ADMIN_PASSPHRASE, --root-passphrase-file /
+--passphrase-file, or a prompt (never from the command line). See docs/keys.md.
 Consent: `retire`, `consent`, `publish --reinstate` and `rollback` (docs/consent.md).
 """
 
@@ -15,18 +18,22 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from kiosk.admin import booths, changes
+from tuf.api.exceptions import UnsignedMetadataError
+
+from kiosk.admin import booths, changes, keyring
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
 from kiosk.admin.newset import starter_clipset
 from kiosk.admin.options import add_common, resolve
+from kiosk.admin.passphrase import PIN_ENV, ROOT_ENV, TARGETS_ENV, PassphraseSource
 from kiosk.admin.progress import ProgressBar
 from kiosk.admin.publish import Loudness, PublishError
-from kiosk.admin.publishing import assign, current_manifest, next_targets, publish
+from kiosk.admin.publishing import assign, current_manifest, publish
 from kiosk.content.keys import KeyError_, KeyStore
 from kiosk.content.repository import Repository, RepositoryError
 from kiosk.errors import ConfigError
 
 ONLINE = ("snapshot", "timestamp")
+REPO_ONLY = ("init", "rotate-key", "fingerprint")  # they work on a repository folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kiosk-admin", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
+    ini = sub.add_parser("init", help="create the keys and an empty repository (--repo only)")
+    ini.add_argument("--root-count", type=int, default=1, help="root keys to make (e.g. 3)")
+    ini.add_argument("--root-threshold", type=int, default=1, help="root keys to sign (e.g. 2)")
+    ini.add_argument(
+        "--no-passphrase", action="store_true", help="unencrypted keys: for a demo or a test only"
+    )
+    ini.add_argument(
+        "--targets-token-key",
+        type=int,
+        metavar="ID",
+        help="the targets key is key ID on a PKCS#11 hardware token (2: a YubiKey's PIV slot 9c)",
+    )
+    sub.add_parser("fingerprint", help="the sha256 of the root booths trust (--repo only)")
     pub = sub.add_parser("publish", help="publish a clip-set folder as the next set version")
     pub.add_argument("folder", type=Path, help="a clip-set folder: audio files + clipset.yaml")
     pub.add_argument("--set", dest="set_name", required=True, help="the set to publish it as")
@@ -77,9 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     asg.add_argument("group", metavar="GROUP", help="a booth group (sync.group on the booths)")
     asg.add_argument("set_name", metavar="SET", help="the set its booths will play")
     sub.add_parser("assignments", help="list which set each booth group plays")
-    rot = sub.add_parser("rotate-key", help="replace the targets, snapshot or timestamp key")
+    rot = sub.add_parser("rotate-key", help="replace a root, targets, snapshot or timestamp key")
     rot.add_argument(
-        "role", choices=("targets", "snapshot", "timestamp"), help="the key to replace"
+        "role", choices=("root", "targets", "snapshot", "timestamp"), help="the key to replace"
+    )
+    rot.add_argument("--key", help="with root: which root key to replace, e.g. root-2")
+    rot.add_argument(
+        "--token-key", type=int, metavar="ID", help="with targets: key ID on a hardware token"
     )
     booths.add_parser(sub)
     add_common(parser)
@@ -101,12 +124,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"wrote {written} with {count} clips: fill in each speaker and expiry")
         return 0
-    if args.command not in ("init", "rotate-key") and not (args.repo or args.hub):
+    if args.command not in REPO_ONLY and not (args.repo or args.hub):
         print("error: give --repo DIR or --hub URL (or KIOSK_HUB_URL)", file=sys.stderr)
         return 2
-    keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
+    targets_pass = PassphraseSource("targets", TARGETS_ENV, args.passphrase_file)
+    root_pass = PassphraseSource(
+        "root", ROOT_ENV, args.root_passphrase_file, "--root-passphrase-file"
+    )
+    pin = PassphraseSource("hardware token PIN", PIN_ENV, args.token_pin_file, "--token-pin-file")
+    keys, online = KeyStore(args.keys, targets_pass, pin), KeyStore(args.online_keys)
+    root_keys = KeyStore(args.root_keys or args.keys.parent / keyring.ROOT_FOLDER, root_pass)
+    ring = keyring.Keyring(root_keys, keys, online)
     try:
-        if args.command in ("init", "rotate-key"):
+        if args.command in REPO_ONLY:
             if args.repo is None:
                 print(
                     f"error: {args.command} works on a repository folder (--repo)", file=sys.stderr
@@ -114,8 +144,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             repo = Repository(args.repo)
             if args.command == "init":
-                return _init(repo, keys, online)
-            return _rotate(repo, keys, online, args.role)
+                targets_pass.new = root_pass.new = True
+                return _init(repo, ring, args)
+            if args.command == "fingerprint":
+                print(keyring.fingerprint(repo.metadata / "1.root.json"))
+                return 0
+            return _rotate(repo, ring, args.role, args.key, args.token_key)
         if args.command == "booth":
             if not args.hub or not args.token:
                 raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
@@ -199,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(e.problems), file=sys.stderr)
         print("nothing was published", file=sys.stderr)
         return 2
-    except (RepositoryError, KeyError_, LookupError) as e:
+    except (RepositoryError, KeyError_, LookupError, UnsignedMetadataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
@@ -216,34 +250,33 @@ def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> 
     return LocalDestination(Repository(args.repo), signers, keys.public("targets"))
 
 
-def _init(repo: Repository, keys: KeyStore, online: KeyStore) -> int:
-    for store, role in (
-        (keys, "root"),
-        (keys, "targets"),
-        (online, "snapshot"),
-        (online, "timestamp"),
-    ):
-        if not store.has(role):
-            store.generate(role)
-    repo.create(keys.signer("root"), keys.signer("targets"), {r: online.signer(r) for r in ONLINE})
+def _init(repo: Repository, ring: keyring.Keyring, args: argparse.Namespace) -> int:
+    made = keyring.init(
+        repo,
+        ring,
+        args.root_count,
+        args.root_threshold,
+        encrypt=not args.no_passphrase,
+        targets_token_key=args.targets_token_key,
+    )
     print(f"repository created in {repo.folder}")
-    print(f"keep {keys.folder / 'root.pem'} offline; booths trust {repo.metadata / '1.root.json'}")
+    print(f"root keys ({made.threshold} of {len(made.root_keys)} sign a new root):")
+    for pem in made.root_keys:
+        print(f"  {pem}")
+    print(f"move {ring.root.folder} offline now; it is needed only for rotate-key")
+    print(f"booths trust {made.root_json}; give facilities the file and its fingerprint:")
+    print(f"root sha256: {made.fingerprint}")
+    if args.no_passphrase:
+        print("warning: the keys are NOT encrypted (--no-passphrase)", file=sys.stderr)
     return 0
 
 
-def _rotate(repo: Repository, keys: KeyStore, online: KeyStore, role: str) -> int:
-    store = keys if role == "targets" else online
-    store.retire(role)
-    new = store.generate(role)
-    version = repo.rotate_key(role, keys.signer("root"), new.public_key)
-    signers = {r: online.signer(r) for r in ONLINE}
-    if role == "targets":  # re-sign the current content with the new key
-        targets = next_targets(repo.targets())
-        targets.sign(new)
-        repo.publish_targets(targets, signers)
-    else:
-        repo.refresh_timestamp(signers)
-    print(f"{role} key rotated: root version {version}; old key kept as {store.folder}/{role}.old*")
+def _rotate(
+    repo: Repository, ring: keyring.Keyring, role: str, key: str | None, token_key: int | None
+) -> int:
+    version, retired = keyring.rotate(repo, ring, role, key, token_key)
+    name = key if role == "root" and key else role
+    print(f"{name} key rotated: root version {version}; old key kept as {retired}")
     return 0
 
 

@@ -45,7 +45,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         default=s,
         help="your name in the consent register and set history (KIOSK_ADMIN_NAME)",
     )
-    parser.add_argument("--keys", type=Path, default=s, help="the root and targets keys' folder")
+    parser.add_argument("--keys", type=Path, default=s, help="the targets key's folder")
     parser.add_argument(
         "--online-keys",
         type=Path,
@@ -54,6 +54,27 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--config", type=Path, default=s, help="the config file (KIOSK_ADMIN_CONFIG)"
+    )
+    parser.add_argument(
+        "--root-keys",
+        type=Path,
+        default=s,
+        help="the root keys, kept offline (default: offline-root/ beside --keys)",
+    )
+    parser.add_argument(
+        "--passphrase-file", type=Path, default=s, help="targets key (or KIOSK_ADMIN_PASSPHRASE)"
+    )
+    parser.add_argument(
+        "--root-passphrase-file",
+        type=Path,
+        default=s,
+        help="root keys (or KIOSK_ADMIN_ROOT_PASSPHRASE)",
+    )
+    parser.add_argument(
+        "--token-pin-file",
+        type=Path,
+        default=s,
+        help="hardware token's PIN (or KIOSK_ADMIN_TOKEN_PIN)",
     )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -83,6 +104,8 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> No
     args.token = _pick(args, "token", env.get("KIOSK_HUB_TOKEN"), conf.get("token"), "")
     name = env.get("KIOSK_ADMIN_NAME") or conf.get("admin")
     args.admin = _pick(args, "admin", name, None, "") or getpass.getuser()
+    for key in ("root_keys", "passphrase_file", "root_passphrase_file", "token_pin_file"):
+        setattr(args, key, getattr(args, key, None))
     for key, default in (("keys", home / "keys"), ("online_keys", home / "online")):
         from_conf = Path(conf[key]).expanduser() if conf.get(key) else None
         setattr(args, key, _pick(args, key, None, from_conf, default))

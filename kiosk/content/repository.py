@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from securesystemslib.signer import Key, Signer
@@ -43,6 +43,10 @@ EXPIRY = {
     "snapshot": dt.timedelta(days=30),
     "timestamp": dt.timedelta(days=14),
 }
+# What booths accept (tuf UpdaterConfig), and so what a publish may write. Targets metadata
+# takes ~310 bytes per target (path, length, sha256, source hash and loudness): 4 MB is ~13,000
+# clips; root with three root keys and one key per other role is ~2.5 KB.
+MAX_BYTES = {"root": 64_000, "timestamp": 16_384, "snapshot": 64_000, "targets": 4_000_000}
 Clock = Callable[[], dt.datetime]
 
 
@@ -65,19 +69,33 @@ class Repository:
         self._serializer = JSONSerializer(compact=True)  # every booth downloads it
 
     # -- creating ------------------------------------------------------------------------
-    def create(self, root: Signer, targets: Signer, online: dict[str, Signer]) -> None:
-        """Version 1 of every role; `online` holds the snapshot and timestamp signers."""
+    def create(
+        self,
+        roots: Sequence[Signer],
+        targets: Signer,
+        online: dict[str, Signer],
+        root_threshold: int = 1,
+    ) -> None:
+        """Version 1 of every role; `online` holds the snapshot and timestamp signers.
+
+        Root trusts every key of `roots` and needs `root_threshold` of them to sign a new root.
+        """
         if (self.metadata / "1.root.json").exists():
             raise RepositoryError(f"{self.folder}: a repository already exists here")
+        if not 1 <= root_threshold <= len(roots):
+            raise RepositoryError(f"root threshold {root_threshold} of {len(roots)} keys")
         self.metadata.mkdir(parents=True, exist_ok=True)
         self.targets_dir.mkdir(parents=True, exist_ok=True)
         signed = Root(expires=self._expiry("root"), consistent_snapshot=True)
-        signed.add_key(root.public_key, "root")
+        for root in roots:
+            signed.add_key(root.public_key, "root")
+        signed.roles["root"].threshold = root_threshold
         signed.add_key(targets.public_key, "targets")
         for role in ("snapshot", "timestamp"):
             signed.add_key(online[role].public_key, role)
         root_md = Metadata(signed)
-        root_md.sign(root)
+        for root in roots:
+            root_md.sign(root, append=True)
         self._write("1.root.json", root_md)
         self._write("root.json", root_md)
         targets_md = Metadata(Targets(expires=self._expiry("targets")))
@@ -141,20 +159,44 @@ class Repository:
         missing = [t.path for t in targets.signed.targets.values() if not self.has_target_bytes(t)]
         if missing:
             raise RepositoryError(f"targets metadata: no bytes uploaded for {missing[:5]}")
+        size, limit = len(targets.to_bytes(self._serializer)), MAX_BYTES["targets"]
+        if size > limit:
+            raise RepositoryError(f"targets metadata: {size} bytes, booths accept {limit} at most")
         self._write(f"{targets.signed.version}.targets.json", targets)
         return self._snapshot_and_timestamp(targets.signed.version, online)
 
-    def rotate_key(self, role: str, root: Signer, new_key: Key) -> int:
-        """Root version N+1, signed by the root key, trusting `new_key` alone for `role`."""
+    def rotate_key(
+        self, role: str, roots: Sequence[Signer], new_key: Key, old_keyid: str | None = None
+    ) -> int:
+        """Root version N+1 trusting `new_key` for `role`, signed by `roots`.
+
+        `new_key` replaces `old_keyid`, or every key of the role if None. Refused unless the
+        signatures meet the threshold of both the current root and the new one (TUF's rule for
+        a root a booth will accept): for a root key, sign with the old key and the new one.
+        """
         md = self.root()
+        old = Metadata[Root].from_bytes(md.to_bytes())
         signed = md.signed
-        for keyid in list(signed.roles[role].keyids):
+        keyids = list(signed.roles[role].keyids)
+        if old_keyid is not None and old_keyid not in keyids:
+            raise RepositoryError(f"root: {role} has no key {old_keyid}")
+        for keyid in keyids if old_keyid is None else [old_keyid]:
             signed.revoke_key(keyid, role)
         signed.add_key(new_key, role)
         signed.version += 1
         signed.expires = self._expiry("root")
         md.signatures.clear()
-        md.sign(root)
+        for root in roots:
+            md.sign(root, append=True)
+        for trusted, which in ((old.signed, "current"), (signed, "new")):
+            try:
+                trusted.verify_delegate("root", md.signed_bytes, md.signatures)
+            except UnsignedMetadataError as e:
+                threshold = trusted.roles["root"].threshold
+                raise RepositoryError(
+                    f"root version {signed.version}: {len(roots)} root key(s) given, the {which} "
+                    f"root needs {threshold} of its keys to sign: {e}"
+                ) from e
         self._write(f"{signed.version}.root.json", md)
         self._write("root.json", md)
         return signed.version

@@ -5,16 +5,20 @@ Layout under the state directory:
     cache/clips/<sha256>.<ext>     verified clip bytes, content-addressed
     cache/partial/<sha256>.part    an interrupted download, resumed with an HTTP Range
     sets/<name>-v<version>/        a complete, fsynced set folder (clipset.yaml + hard links)
+    sets/<name>-v<version>-r<n>/   the same set version staged again (the first was corrupt)
     sets/current -> <folder>       the active set: `clips.path` points here
     sets/previous -> <folder>      the set before it, kept for rollback
 
 A set folder appears under its final name only once it is complete (staged under a dot-name,
 fsynced, renamed), and `current` changes with one rename of a symlink, so a power cut at any
-moment leaves the old set or the new one, never half of either.
+moment leaves the old set or the new one, never half of either. Nothing here is trusted on
+its name: the updater checks a folder's content (kiosk.sync.verify) before it reuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
 import re
@@ -82,22 +86,42 @@ class SetStore:
     @staticmethod
     def version_of(folder: Path) -> int | None:
         """The version in a set folder's name (`folder_name`), if it has one."""
-        match = re.search(r"-v(\d+)$", folder.name)
+        match = re.search(r"-v(\d+)(?:-r\d+)?$", folder.name)
         return int(match.group(1)) if match else None
 
+    def _folders(self, name: str, version: int) -> list[Path]:
+        """This set version's folder names, in staging order: name-vN, name-vN-r2, ..."""
+        base = self.folder_name(name, version)
+        pattern = re.compile(re.escape(base) + r"(?:-r([2-9]|[1-9]\d+))?")
+        found = []
+        for entry in self.sets.glob(f"{glob.escape(base)}*"):
+            match = pattern.fullmatch(entry.name)
+            if match:
+                found.append((int(match.group(1) or 1), entry))
+        return [entry for _, entry in sorted(found)]
+
     def staged(self, name: str, version: int) -> Path | None:
-        """The complete folder for this set version, if one was staged before."""
-        folder = self.sets / self.folder_name(name, version)
-        return folder if (folder / "clipset.yaml").is_file() else None
+        """The folder last staged complete for this set version (its content is not checked)."""
+        complete = [f for f in self._folders(name, version) if (f / "clipset.yaml").is_file()]
+        return complete[-1] if complete else None
+
+    def _free_folder(self, name: str, version: int) -> Path:
+        """Where to stage: a name no complete folder holds (an incomplete leftover is replaced)."""
+        base = self.sets / self.folder_name(name, version)
+        taken = {f.name for f in self._folders(name, version) if (f / "clipset.yaml").exists()}
+        taken |= {f.name for f in (self.active(), self.previous()) if f is not None}
+        n = 1
+        while (final := base.with_name(base.name if n == 1 else f"{base.name}-r{n}")).name in taken:
+            n += 1
+        return final
 
     def stage(self, name: str, version: int, clips: Iterable[StagedClip], manifest: str) -> Path:
-        """Build the set folder from cached clips; returns it once complete and durable.
+        """Build a new set folder from cached clips; returns it once complete and durable.
 
-        Raises OSError (disk full, missing cache file) after removing the partial folder.
+        A version staged before gets a new folder (`-r2`, ...): the caller found the old one
+        corrupt. Raises OSError (disk full, missing cache file) after removing the partial folder.
         """
-        final = self.sets / self.folder_name(name, version)
-        if self.staged(name, version):
-            return final
+        final = self._free_folder(name, version)
         tmp = self.sets / f".staging-{final.name}-{uuid.uuid4().hex[:8]}"
         try:
             tmp.mkdir()
@@ -119,6 +143,36 @@ class SetStore:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    def discard(self, path: Path) -> list[Path]:
+        """Remove a corrupt file and every other link to it (cache, set folders) at once.
+
+        A clip in the cache and in set folders is one inode: its bad bytes must not play from
+        any of them. Returns what was removed.
+        """
+        try:
+            bad = path.stat()
+        except OSError:
+            return []
+        removed = []
+        places = [
+            self.clips,
+            *(f for f in self.sets.iterdir() if f.is_dir() and not f.is_symlink()),
+        ]
+        for folder in places:
+            for entry in folder.iterdir():
+                with contextlib.suppress(OSError):
+                    st = entry.lstat()
+                    if (st.st_ino, st.st_dev) == (bad.st_ino, bad.st_dev):
+                        entry.unlink()
+                        removed.append(entry)
+        if path.exists():  # not in the store's folders (a copy elsewhere)
+            path.unlink()
+            removed.append(path)
+        for folder in {p.parent for p in removed}:
+            fsync_dir(folder)
+        log.warning("discarded corrupt %s (%d links)", path, len(removed))
+        return removed
 
     # -- activation ----------------------------------------------------------------------
     def active(self) -> Path | None:

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from kiosk.content.consent import CONSENT, parse_register
-from kiosk.content.manifest import SetManifest, parse_manifest, set_target
+from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
+from kiosk.content.repository import MAX_BYTES
 from kiosk.errors import ConfigError, KioskError
+from kiosk.sync import verify
 from kiosk.sync.consent import Purged, purge
 from kiosk.sync.fetcher import Fetcher
 from kiosk.sync.store import SetStore, StagedClip
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SyncState = Literal["ok", "stale", "error"]
 ASSIGNMENTS = "assignments.json"
+MB = 1024 * 1024
 
 
 class SyncError(KioskError):
@@ -74,11 +78,14 @@ class Syncer:
         state_dir: Path,
         quiet: Callable[[], None] = lambda: None,
         purged: Callable[[Purged], None] = lambda _: None,
+        reserve_bytes: int = 0,
     ):
         """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook);
-        `purged()` hears of retired clips deleted from the disk (kiosk.sync.consent)."""
+        `purged()` hears of retired clips deleted from the disk (kiosk.sync.consent);
+        `reserve_bytes` stay free on the store's disk (sync.reserve_mb)."""
         self.quiet = quiet
         self.purged = purged
+        self.reserve_bytes = reserve_bytes
         self.source = source
         self.store = store
         self.fetcher = fetcher
@@ -110,7 +117,7 @@ class Syncer:
             if len(kept) != len(manifest.clips):
                 log.warning("%s names retired clips: left out", info.path)
                 manifest = dataclasses.replace(manifest, clips=kept)
-            folder = self.store.staged(manifest.name, manifest.version)
+            folder = self._checked_folder(manifest)
             if folder is None:
                 self._fetch_clips(updater, manifest)
                 clips = [StagedClip(c.file, c.sha256, c.ext) for c in manifest.clips]
@@ -120,6 +127,8 @@ class Syncer:
                 )
         except tuf_errors.ExpiredMetadataError as e:
             raise SyncError("stale", f"signed metadata expired: {e}") from e
+        except tuf_errors.SlowRetrievalError as e:
+            raise SyncError("stale", f"download too slow: {e}") from e
         except tuf_errors.RepositoryError as e:
             raise SyncError("error", f"rejected by TUF: {type(e).__name__}: {e}") from e
         except tuf_errors.DownloadError as e:
@@ -145,7 +154,12 @@ class Syncer:
             str(self.download_dir),
             f"{url}/targets/",
             fetcher=self.fetcher,
-            config=UpdaterConfig(targets_max_length=20_000_000),
+            config=UpdaterConfig(
+                root_max_length=MAX_BYTES["root"],
+                timestamp_max_length=MAX_BYTES["timestamp"],
+                snapshot_max_length=MAX_BYTES["snapshot"],
+                targets_max_length=MAX_BYTES["targets"],
+            ),
             bootstrap=bootstrap,
         )
 
@@ -180,24 +194,78 @@ class Syncer:
 
     def _fetch_clips(self, updater: Updater, manifest: SetManifest) -> None:
         base = self.source.url.rstrip("/") + "/targets/"
+        signed = []
         for clip in manifest.clips:
             info = updater.get_targetinfo(clip.target)
             if info is None:
                 raise SyncError("error", f"{clip.file}: {clip.target} is not a signed target")
+            signed.append((clip, info))
+        self._check_space(manifest, signed)
+        for clip, info in signed:
             final = self.store.clip_path(clip.sha256, clip.ext)
-            # The cache holds only bytes verified when they were committed, under their hash:
-            # a length check is enough (re-hashing a 500 MB set on an SD card takes minutes).
-            if final.is_file() and final.stat().st_size == info.length:
-                continue
+            # Verified when it landed, and hashed again here: the SD card may have changed it.
+            if final.is_file():
+                if verify.matches(final, clip.sha256, info.length):
+                    continue
+                log.warning("%s: cached bytes do not match the signed hash", final)
+                self.store.discard(final)
             part = self.store.partial_path(clip.sha256)
             # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
             url = f"{base}clips/{clip.sha256}.{clip.sha256}.{clip.ext}"
+            resumed = part.is_file() and part.stat().st_size > 0
             self.fetcher.download_resumable(url, part, info.length)
             if not _verified(info, part):
                 part.unlink()
-                raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+                if not resumed:
+                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+                # The bytes kept from an earlier, cut download were bad: fetch it whole, now.
+                log.warning("%s: resumed download did not match; fetching it whole", clip.file)
+                self.fetcher.download_resumable(url, part, info.length)
+                if not _verified(info, part):
+                    part.unlink()
+                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
             self.quiet()
             self.store.commit_clip(part, clip.sha256, clip.ext)
+
+    def _check_space(
+        self, manifest: SetManifest, signed: list[tuple[ManifestClip, TargetFile]]
+    ) -> None:
+        """Refuse a set that would leave less than `reserve_bytes` free, before any download."""
+        needed = 0
+        for clip, info in signed:
+            final = self.store.clip_path(clip.sha256, clip.ext)
+            if final.is_file() and final.stat().st_size == info.length:
+                continue  # cached (hashed before use)
+            part = self.store.partial_path(clip.sha256)
+            needed += info.length - (part.stat().st_size if part.is_file() else 0)
+        if needed <= 0:
+            return
+        free = shutil.disk_usage(self.store.root).free
+        if free - needed < self.reserve_bytes:
+            raise SyncError(
+                "error",
+                f"not enough disk space: {manifest.name} version {manifest.version} needs "
+                f"{needed / MB:.1f} MB and sync.reserve_mb keeps {self.reserve_bytes / MB:.0f} MB "
+                f"free, but {self.store.root} has {free / MB:.1f} MB free",
+            )
+
+    def _checked_folder(self, manifest: SetManifest) -> Path | None:
+        """The staged folder of this set version if its content matches the manifest.
+
+        Bad files are discarded at once (from the cache and the active set too), so they never
+        play again; the set is then fetched and staged anew.
+        """
+        folder = self.store.staged(manifest.name, manifest.version)
+        if folder is None:
+            return None
+        bad = verify.bad_files(folder, manifest)
+        if not bad:
+            return folder
+        log.warning("%s: corrupt on disk: %s; healing from the repository", folder, bad)
+        for name in bad:
+            if name != "clipset.yaml":  # read only at a set change; the folder stays active
+                self.store.discard(folder / name)
+        return None
 
 
 def _verified(info: TargetFile, path: Path) -> bool:

@@ -1,6 +1,8 @@
 """The sync thread: a sync every `interval` (with jitter), results posted to the main loop.
 
 Heavy disk work (collecting old sets) runs here, and only while the handset is on the hook.
+A sync still running `OVERRUN_GRACE_S` after its deadline posts `stale` at once (from a timer
+thread), so the booth never reports `ok` while something holds a sync.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from kiosk.sync.updater import Syncer, SyncError
 
 log = logging.getLogger(__name__)
 
+OVERRUN_GRACE_S = 5.0  # the fetcher ends network waits at the deadline; this is for the rest
+
 
 class SyncWorker:
     """Owns the sync thread; the main loop sets `on_hook` and reads nothing else from here."""
@@ -29,8 +33,10 @@ class SyncWorker:
         jitter: float,
         post: Callable[[object], None],
         rng: random.Random | None = None,
+        overrun_grace_s: float = OVERRUN_GRACE_S,
     ) -> None:
         self.syncer = syncer
+        self.overrun_grace_s = overrun_grace_s
         self.store = store
         self.interval_s = interval_s
         self.jitter = jitter
@@ -69,6 +75,10 @@ class SyncWorker:
         """One sync; posts SyncReady or SyncFailed. Never raises."""
         if self.on_hook.is_set():
             self._collect()
+        deadline_s = self.syncer.fetcher.limits.sync_deadline_s
+        overrun = threading.Timer(deadline_s + self.overrun_grace_s, self._overran, (deadline_s,))
+        overrun.daemon = True
+        overrun.start()
         try:
             result = self.syncer.sync()
         except SyncError as e:
@@ -79,10 +89,17 @@ class SyncWorker:
             log.exception("sync failed")
             self._post(SyncFailed("error", f"{type(e).__name__}: {e}"))
             return
+        finally:
+            overrun.cancel()
         self._staged = result.folder
         self._post(
             SyncReady(result.folder, result.set_name, result.version, result.downloaded_bytes)
         )
+
+    def _overran(self, deadline_s: float) -> None:
+        reason = f"sync still running past its deadline (sync.deadline_s {deadline_s:g} s)"
+        log.warning("sync stale: %s", reason)
+        self._post(SyncFailed("stale", reason))
 
     def _collect(self) -> None:
         try:

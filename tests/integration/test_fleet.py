@@ -40,7 +40,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubProcess]:
     """The hub on SQLite, or on PostgreSQL with `indirect` parameter "postgresql"."""
     data = tmp_path / "hub-data"
     keys = ["--keys", str(tmp_path / "keys"), "--online-keys", str(data / "online-keys")]
-    assert admin(["--repo", str(data / "repo"), *keys, "init"]) == 0
+    assert admin(["--repo", str(data / "repo"), *keys, "init", "--no-passphrase"]) == 0
     env = {}
     if getattr(request, "param", "sqlite") == "postgresql":
         env["KIOSK_HUB_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()

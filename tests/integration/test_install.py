@@ -9,6 +9,7 @@ and apt and the service start are reported as skipped. The laid-down unit is the
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -108,6 +109,9 @@ def test_the_script_is_clean_shell() -> None:
     assert checked.returncode == 0, checked.stdout
 
 
+ROOT_ABC = ("--root-sha256", "abc")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -122,6 +126,15 @@ def test_the_script_is_clean_shell() -> None:
         (["--hub", "https://h.example", "--token", "t", "--bell-pin", "17"], "for two jobs"),
         (["--hub=https://h.example", "--token", "t"], "a space, not '='"),
         (["--hub", "https://h.example", "--token", "t", "--root", "/nonexistent.json"], "--root"),
+        (
+            ["--hub", "https://h.example", "--token", "t", "--root", "/etc/hostname"],
+            "--root-sha256",
+        ),
+        (
+            [*("--hub", "https://h.example", "--token", "t", "--root", "/etc/hostname"), *ROOT_ABC],
+            "--root-sha256: expected 64 hex digits",
+        ),
+        (["--hub", "https://h.example", "--token", "t", "--root-sha256", "0" * 64], "need --root"),
         (["--hub", "https://h.example", "--token", "t", "--audio-card", "a b"], "--audio-card"),
         (["--purge"], "--purge goes with --uninstall"),
         (["--uninstall", "--root-dir", "/proc/self"], "--root-dir: no /proc/self/etc/passwd"),
@@ -134,6 +147,20 @@ def test_bad_flags_are_refused_with_a_clear_error(args: list[str], message: str)
     assert result.stdout == ""
 
 
+def test_a_root_that_does_not_match_its_fingerprint_is_refused(
+    tmp_path: Path, target: Path
+) -> None:
+    root_json = tmp_path / "1.root.json"
+    root_json.write_text('{"signed": {"_type": "root"}}\n')
+    fingerprint = hashlib.sha256(root_json.read_bytes()).hexdigest()
+    root_json.write_text('{"signed": {"_type": "root", "evil": 1}}\n')  # swapped on the way
+    flags = ("--hub", "https://hub.example.com", "--token", TOKEN, "--root", str(root_json))
+    result = run_install(*base_args(target, *flags, "--root-sha256", fingerprint))
+    assert result.returncode == 5, result
+    assert f"not {fingerprint} from --root-sha256; refusing it" in result.stderr
+    assert not (target / "etc" / "kiosk").exists()
+
+
 def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> None:
     root_json = tmp_path / "1.root.json"
     root_json.write_text('{"signed": {"_type": "root"}}\n')
@@ -141,6 +168,7 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
         target,
         *("--hub", "https://hub.example.com/", "--token", TOKEN, "--pin", "27"),
         *("--audio-card", "Device", "--root", str(root_json), "--group", "emea-lobby"),
+        *("--root-sha256", hashlib.sha256(root_json.read_bytes()).hexdigest().upper()),
         *("--led-pin", "24", "--bell-pin", "23"),
     )
     first = run_install(*flags)
@@ -278,7 +306,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
     data = tmp_path / "hub-data"
     keys = ["--keys", str(tmp_path / "keys"), "--online-keys", str(data / "online-keys")]
-    assert admin(["--repo", str(data / "repo"), *keys, "init"]) == 0
+    assert admin(["--repo", str(data / "repo"), *keys, "init", "--no-passphrase"]) == 0
     with HubProcess(data, "test-admin-token") as server:
         yield server.url, server.token
 

@@ -20,6 +20,7 @@ from kiosk.selftest.report import Item, Result
 from kiosk.selftest.system import check_hub, hub_probe
 from tests.audio_rig import AlsaFileCapture, best_lag, first_nonsilent
 from tests.nginx import Nginx, free_port
+from tests.nginx import self_signed as make_cert
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ROOT / "kiosk" / "data" / "prompts"
@@ -110,14 +111,7 @@ def plain(tmp_path: Path) -> Iterator[Nginx]:
 
 @pytest.fixture
 def self_signed(tmp_path: Path) -> Iterator[tuple[Nginx, Path]]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    openssl = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-    subprocess.run(
-        [*openssl.split(), *subject, "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = make_cert(tmp_path)
     (tmp_path / "www").mkdir(exist_ok=True)
     (tmp_path / "www" / "healthz").write_text('{"ok": true}')  # an enrolled hub's probe
     with Nginx(tmp_path / "www", tmp_path / "tls", tls=(cert, key)) as server:

@@ -134,7 +134,7 @@ def test_the_installed_admin_publishes_the_bundled_set_to_the_installed_hub(
     admin = [installed.bin("kiosk-admin")]
     init = [*admin, "--repo", str(data / "repo"), "--keys", str(keys)]
     subprocess.run(
-        [*init, "--online-keys", str(data / "online-keys"), "init"],
+        [*init, "--online-keys", str(data / "online-keys"), "init", "--no-passphrase"],
         cwd=installed.outside,
         env=installed.env(),
         check=True,

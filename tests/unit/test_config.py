@@ -56,6 +56,7 @@ def test_every_problem_is_listed_with_suggestions() -> None:
         ("hook:\n  pull_up: 1\n", "k.yaml:2: hook.pull_up: expected true or false, got 1"),
         ("hook: {pin: 3\n", "k.yaml:2: invalid YAML"),
         ("audio:\n  fade_ms: 20\n", "k.yaml:2: audio.fade_ms: expected a number 5-10, got 20"),
+        ("sync:\n  reserve_mb: -1\n", "k.yaml:2: sync.reserve_mb: expected an integer"),
     ],
 )
 def test_bad_values(text: str, message: str) -> None:

@@ -90,14 +90,26 @@ def test_one_cached_clip_serves_two_files_and_two_sets(store: SetStore) -> None:
     }
 
 
-def test_staging_twice_returns_the_same_folder(store: SetStore) -> None:
+def test_staging_a_version_again_builds_a_new_folder_beside_the_old(store: SetStore) -> None:
+    """The updater stages a version again only when the old folder's content is corrupt."""
     first = stage(store, 1, {"a.opus": b"aaa"})
-    inode = (first / "clipset.yaml").stat().st_ino
-    # The folder exists complete: nothing is rebuilt, not even from clips no longer cached.
-    again = store.stage("lobby", 1, [StagedClip("x.opus", SHA, "opus")], "other")
-    assert again == first and (first / "clipset.yaml").stat().st_ino == inode
-    assert names(first) == ["a.opus", "clipset.yaml"]
-    assert names(store.sets) == ["lobby-v1"]
+    store.activate(first)
+    again = stage(store, 1, {"a.opus": b"aaa"})
+    assert again.name == "lobby-v1-r2" and store.staged("lobby", 1) == again
+    assert store.active() == first and names(first) == ["a.opus", "clipset.yaml"]
+    assert SetStore.version_of(again) == 1
+    assert stage(store, 1, {"a.opus": b"aaa"}).name == "lobby-v1-r3"
+
+
+def test_discard_removes_every_link_to_a_corrupt_clip(store: SetStore) -> None:
+    v1 = stage(store, 1, {"a.opus": b"aaa", "b.opus": b"bbb"})
+    v2 = stage(store, 2, {"a.opus": b"aaa"})
+    store.activate(v1)
+    removed = store.discard(v1 / "a.opus")
+    assert len(removed) == 3  # the cache entry and both set folders' links
+    assert names(v1) == ["b.opus", "clipset.yaml"] and names(v2) == ["clipset.yaml"]
+    assert store.clip_path(hashlib.sha256(b"aaa").hexdigest(), "opus").exists() is False
+    assert store.discard(v1 / "a.opus") == []
 
 
 def test_stage_with_a_clip_missing_from_the_cache_fails_and_leaves_nothing(

@@ -34,6 +34,7 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
+from hub import errors
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
 from hub.dashboard import dashboard_router
 from hub.db import open_database
@@ -96,6 +97,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
     app.state.auth = auth
+    errors.install(app)
 
     @app.middleware("http")
     async def api_auth(request: Request, call_next: Any) -> Any:

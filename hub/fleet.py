@@ -19,37 +19,45 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from hub.auth import Principal, bearer, require_admin, require_booth
+from hub.errors import problems
 from hub.fleetstore import ENROLLMENT_TTL_S, EnrollmentRefused, FleetStore
+from kiosk.fleet.records import MAX_HEARTBEAT_BYTES, EventRecord, Heartbeat
 
 MAX_BATCH = 1000
-MAX_HEARTBEAT_BYTES = 64 * 1024
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
+_STRICT = ConfigDict(allow_inf_nan=False)
 
 Admin = Annotated[Principal, Depends(require_admin)]
 Booth = Annotated[Principal, Depends(require_booth)]
 
 
 class EnrollIn(BaseModel):
+    model_config = _STRICT
     token: str = Field(default="", max_length=200)
 
 
 class BoothIn(BaseModel):
+    model_config = _STRICT
     group: str = Field(pattern=_NAME)
     name: str = Field(default="", pattern=r"^$|" + _NAME)
     ttl_s: float = Field(default=ENROLLMENT_TTL_S, gt=0, le=365 * 86400)
 
 
 class BoothPatch(BaseModel):
+    model_config = _STRICT
     name: str | None = Field(default=None, pattern=_NAME)
     group: str | None = Field(default=None, pattern=_NAME)
 
 
 class EventIn(BaseModel):
+    """`record` is checked one by one (hub.fleetstore): a bad one is refused alone, in the
+    answer's `rejected`, never the whole batch (the booth would send it again forever)."""
+
     id: str = Field(pattern=r"^[0-9a-f-]{8,64}$")
-    record: dict[str, Any]
+    record: Annotated[dict[str, Any], WithJsonSchema(EventRecord.model_json_schema())]
 
 
 class EventsIn(BaseModel):
@@ -75,17 +83,20 @@ def router(store: FleetStore) -> APIRouter:
             "group": done.group,
         }
 
-    @api.post("/heartbeat")
+    heartbeat_body = {
+        "required": True,
+        "content": {"application/json": {"schema": Heartbeat.model_json_schema()}},
+    }
+
+    @api.post("/heartbeat", openapi_extra={"requestBody": heartbeat_body})
     async def heartbeat(request: Request, who: Booth) -> dict[str, Any]:
         raw = await request.body()
         if len(raw) > MAX_HEARTBEAT_BYTES:
             raise HTTPException(413, f"heartbeat larger than {MAX_HEARTBEAT_BYTES} bytes")
         try:
-            body = await request.json()
-        except ValueError as e:
-            raise HTTPException(400, "heartbeat: not JSON") from e
-        if not isinstance(body, dict):
-            raise HTTPException(400, "heartbeat: expected a JSON object")
+            body = Heartbeat.model_validate_json(raw).dump()
+        except ValidationError as e:
+            raise HTTPException(422, problems(list(e.errors()))) from e
         return await asyncio.to_thread(store.heartbeat, who.booth_id, body)
 
     @api.post("/events")

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from hub.fleetstore import OFFLINE_FACTOR
+from kiosk.fleet.records import clean_text, readable_heartbeat
 
 DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
@@ -99,12 +100,7 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
     out: list[BoothStatus] = []
     for booth_id, name, grp, revoked_at, interval, last_seen, heartbeat in rows:
         state = booth_state(revoked_at, last_seen, interval, now)
-        try:
-            hb = json.loads(heartbeat) if heartbeat else {}
-        except ValueError:
-            hb = {"unreadable": True}
-        if not isinstance(hb, dict):
-            hb = {"unreadable": True}
+        hb = readable_heartbeat(heartbeat) or {}  # an old hub stored anything a booth sent
         problems: list[str] = []
         if state is BoothState.OFFLINE:
             problems.append("never seen" if last_seen is None else "offline")
@@ -160,7 +156,7 @@ def sync_stale_booths(db: Reader) -> int:
     for (heartbeat,) in rows:
         try:
             hb = json.loads(heartbeat)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         count += isinstance(hb, dict) and hb.get("sync_state") in ("stale", "error")
     return count
@@ -242,9 +238,9 @@ def clip_title(db: Reader, set_name: str, clip: str) -> str | None:
         return None
     try:
         title = json.loads(rows[0][0]).get("title")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
-    return None if title is None else str(title)
+    return None if title is None else clean_text(str(title), 255)
 
 
 def with_titles(db: Reader, clips: Sequence[ClipStats]) -> list[ClipStats]:

@@ -36,11 +36,13 @@ from tuf.api.serialization import DeserializationError
 
 from hub import errors
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
+from hub.bodylimit import BodyLimit, hub_limits
 from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
 from hub.metrics import metrics_router
+from hub.ratelimit import GuessLimit, Limiter
 from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
 from hub.webauth import AdminSessions
@@ -177,9 +179,13 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     def publishes() -> list[dict[str, object]]:
         return db.publishes()
 
-    app.include_router(fleet_router(FleetStore(db)))
+    limiter = Limiter(settings.rate_limits)
+    app.include_router(fleet_router(FleetStore(db), limiter))
     sessions = AdminSessions(settings.admin_token().encode(), clock)
     app.include_router(dashboard_router(reader, sessions, clock))
     app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
+    # Outermost last: the body cap comes before everything, then the guess limit.
+    app.add_middleware(GuessLimit, limiter=limiter)
+    app.add_middleware(BodyLimit, limit_for=hub_limits(settings.max_upload_bytes))
     return app

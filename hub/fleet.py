@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from hub.auth import Principal, bearer, require_admin, require_booth
 from hub.errors import problems
 from hub.fleetstore import ENROLLMENT_TTL_S, EnrollmentRefused, FleetStore
+from hub.ratelimit import Limiter
 from kiosk.fleet.records import MAX_HEARTBEAT_BYTES, EventRecord, Heartbeat
 
 MAX_BATCH = 1000
@@ -64,7 +65,8 @@ class EventsIn(BaseModel):
     events: list[EventIn] = Field(max_length=MAX_BATCH)
 
 
-def router(store: FleetStore) -> APIRouter:
+def router(store: FleetStore, limiter: Limiter) -> APIRouter:
+    """`limiter`: events and heartbeats per booth (hub.ratelimit)."""
     api = APIRouter(prefix="/api/v1")
 
     @api.post("/enroll")
@@ -97,10 +99,12 @@ def router(store: FleetStore) -> APIRouter:
             body = Heartbeat.model_validate_json(raw).dump()
         except ValidationError as e:
             raise HTTPException(422, problems(list(e.errors()))) from e
+        limiter.booth_heartbeat(who.booth_id)
         return await asyncio.to_thread(store.heartbeat, who.booth_id, body)
 
     @api.post("/events")
     def events(body: EventsIn, who: Booth) -> dict[str, Any]:
+        limiter.booth_events(who.booth_id, len(body.events))
         done = store.store_events(who.booth_id, [(e.id, e.record) for e in body.events])
         return {"acked": done.acked, "new": done.new, "rejected": done.rejected}
 

@@ -126,13 +126,13 @@ class FleetWorker:
             return False
         batch: list[tuple[str, dict[str, Any]]] = []
         unsendable: list[str] = []
-        size = 64  # the envelope
+        size = 4096  # the envelope, and room for how the client spaces its JSON
         for q in queued:
             record = _sendable(q.record)
             if record is None:
                 unsendable.append(q.id)
                 continue
-            size += len(json.dumps({"id": q.id, "record": record})) + 1
+            size += len(json.dumps({"id": q.id, "record": record})) + 2
             if batch and size > MAX_BATCH_BYTES:
                 break
             batch.append((q.id, record))

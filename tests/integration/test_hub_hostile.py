@@ -229,3 +229,57 @@ def test_a_booths_queue_never_sticks_behind_a_bad_record(hub: HubProcess, tmp_pa
         ("lift", None, None),
     ]
     assert len(json.loads(stored[1][3])["message"]) == 1000
+
+
+def test_bodies_are_capped_before_parsing(hub: HubProcess, booth: dict[str, str]) -> None:
+    huge = {"event": "error", "at": 1700000000.0, "message": "x" * 10_000_000}
+    resp = requests.post(
+        f"{hub.url}/api/v1/events",
+        json={"events": [{"id": ID, "record": huge}]},
+        headers=booth,
+        timeout=30,
+    )
+    assert resp.status_code == 413
+    enroll = f"{hub.url}/api/v1/enroll"
+    big = b'{"token":"' + b"a" * 100_000 + b'"}'
+    assert post_raw(enroll, big, {}).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(100):
+            yield b"a" * 10_000
+
+    streamed = requests.post(enroll, data=chunks(), timeout=10)
+    assert streamed.status_code == 413
+    assert requests.get(f"{hub.url}/healthz", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/v1/enroll"])
+def test_guessing_gets_429_with_retry_after(hub: HubProcess, path: str) -> None:
+    answers = []
+    for i in range(25):
+        if path == "/login":
+            resp = requests.post(f"{hub.url}/login", data={"token": f"wrong-{i}"}, timeout=5)
+        else:
+            resp = requests.post(f"{hub.url}{path}", json={"token": f"unknown-{i}"}, timeout=5)
+        answers.append(resp.status_code)
+    assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+
+
+def test_a_booth_is_held_to_its_events_per_minute(hub: HubProcess, booth: dict[str, str]) -> None:
+    statuses = []
+    for batch in range(7):
+        events = [
+            {"id": f"{batch:04x}{i:028x}", "record": {"event": "lift", "at": 1.7e9}}
+            for i in range(1000)
+        ]
+        resp = requests.post(
+            f"{hub.url}/api/v1/events", json={"events": events}, headers=booth, timeout=30
+        )
+        statuses.append(resp.status_code)
+    assert statuses == [200] * 6 + [429]
+    assert int(resp.headers["Retry-After"]) >= 1
+    other = new_booth(hub)  # another booth is not held back
+    one = {"events": [{"id": ID, "record": {"event": "lift", "at": 1.7e9}}]}
+    ok = requests.post(f"{hub.url}/api/v1/events", json=one, headers=other, timeout=5)
+    assert ok.status_code == 200

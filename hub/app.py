@@ -34,7 +34,7 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, Targets
 from tuf.api.serialization import DeserializationError
 
-from hub import errors
+from hub import errors, openapi
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth
 from hub.bodylimit import BodyLimit, hub_limits
 from hub.dashboard import dashboard_router
@@ -124,7 +124,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         ts = repo.timestamp().signed
         return {"ok": True, "timestamp_version": ts.version, "expires": ts.expires.isoformat()}
 
-    @app.put("/api/v1/targets/{path:path}")
+    @app.put("/api/v1/targets/{path:path}", openapi_extra=openapi.upload(settings))
     async def put_target(
         path: str,
         request: Request,
@@ -147,7 +147,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         db.record_upload(path, actual, info.length)
         return {"path": path, "length": info.length, "sha256": actual}
 
-    @app.post("/api/v1/publish")
+    @app.post("/api/v1/publish", openapi_extra=openapi.PUBLISH)
     async def publish(request: Request) -> dict[str, Any]:
         try:
             targets = Metadata[Targets].from_bytes(await request.body())

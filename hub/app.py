@@ -42,6 +42,7 @@ from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
 from hub.metrics import metrics_router
+from hub.origin import SameOrigin
 from hub.ratelimit import GuessLimit, Limiter
 from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
@@ -187,5 +188,6 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     # Outermost last: the body cap comes before everything, then the guess limit.
     app.add_middleware(GuessLimit, limiter=limiter)
+    app.add_middleware(SameOrigin)
     app.add_middleware(BodyLimit, limit_for=hub_limits(settings.max_upload_bytes))
     return app

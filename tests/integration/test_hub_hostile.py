@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
 
 from hub.db import Database
 from kiosk.admin.cli import main as admin
@@ -24,6 +25,7 @@ from kiosk.fleet.identity import Identity
 from kiosk.fleet.status import BoothStatus
 from kiosk.fleet.worker import FleetWorker
 from kiosk.outbox import Outbox
+from tests.browser import chromium, click_through
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
 
@@ -283,3 +285,62 @@ def test_a_booth_is_held_to_its_events_per_minute(hub: HubProcess, booth: dict[s
     one = {"events": [{"id": ID, "record": {"event": "lift", "at": 1.7e9}}]}
     ok = requests.post(f"{hub.url}/api/v1/events", json=one, headers=other, timeout=5)
     assert ok.status_code == 200
+
+
+def test_forms_from_another_origin_are_refused(hub: HubProcess) -> None:
+    own = {"Origin": hub.url}
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {**own, "Sec-Fetch-Site": "cross-site"},
+    ):
+        resp = requests.post(
+            f"{hub.url}/login",
+            data={"token": hub.token},
+            headers=headers,
+            timeout=5,
+            allow_redirects=False,
+        )
+        assert resp.status_code == 403, headers
+    with requests.Session() as browser:
+        login = browser.post(
+            f"{hub.url}/login",
+            data={"token": hub.token},
+            headers=own,
+            timeout=5,
+            allow_redirects=False,
+        )
+        assert login.status_code == 303
+        evil = browser.post(
+            f"{hub.url}/logout",
+            headers={"Origin": "https://evil.example"},
+            timeout=5,
+            allow_redirects=False,
+        )
+        assert evil.status_code == 403
+        assert browser.get(f"{hub.url}/dashboard", timeout=5).url.endswith("/dashboard")
+
+
+def test_a_real_browser_posts_no_form_from_another_page(hub: HubProcess, tmp_path: Path) -> None:
+    """Chromium, logged in, opens a page elsewhere whose form posts to /logout: refused."""
+    driver = chromium(tmp_path / "chromium")
+    try:
+        driver.get(f"{hub.url}/login")
+        driver.find_element(By.ID, "token").send_keys(hub.token)
+        click_through(driver, driver.find_element(By.ID, "login"))
+        assert driver.current_url == f"{hub.url}/dashboard"
+        attack = tmp_path / "attack.html"
+        attack.write_text(
+            f'<form method="post" action="{hub.url}/logout">'
+            '<button id="go" type="submit">win a prize</button></form>'
+        )
+        driver.get(attack.as_uri())
+        click_through(driver, driver.find_element(By.ID, "go"))
+        assert "403" in driver.page_source
+        driver.get(f"{hub.url}/dashboard")
+        assert driver.current_url == f"{hub.url}/dashboard"  # still logged in
+        click_through(driver, driver.find_element(By.ID, "logout"))  # its own form works
+        assert driver.current_url == f"{hub.url}/login"
+    finally:
+        driver.quit()

@@ -1,0 +1,71 @@
+"""Origin checks for the web pages' forms (pure ASGI middleware), on top of SameSite=Strict.
+
+A POST (or any other unsafe method) to a page path, not /api/ (bearer tokens, no cookies),
+must come from the hub's own pages: its Origin, or else its Referer's origin, is the origin
+the request was sent to (scheme and Host, as uvicorn sees them behind a trusted proxy), and
+Sec-Fetch-Site, if sent, is not "cross-site". Browsers send Origin with every form POST; a
+request with neither Origin nor Referer is no browser's and is let through (its credential
+would have to be in it). Refused: 403, before the form is read.
+
+The pages send `Referrer-Policy: same-origin`: under `no-referrer` a browser sends
+`Origin: null` even for the hub's own forms.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def origin_of(url: str) -> str | None:
+    parts = urllib.parse.urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def cross_origin(scope: Scope) -> str:
+    """Why this request is not from the hub's own pages, or "" if it is (or is no browser's)."""
+    headers = Headers(scope=scope)
+    if headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}".lower()
+    origin = headers.get("origin")
+    if origin is not None:
+        return "" if origin.lower() == own else f"Origin {origin[:100]!r} is not {own!r}"
+    referer = headers.get("referer")
+    if referer is not None and origin_of(referer) != own:
+        return f"Referer from another origin than {own!r}"
+    return ""
+
+
+class SameOrigin:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE
+            and not scope["path"].startswith("/api/")
+        ):
+            why = cross_origin(scope)
+            if why:
+                body = f"403 Forbidden: a form of another site ({why})".encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

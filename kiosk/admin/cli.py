@@ -1,7 +1,8 @@
 """`kiosk-admin`: keys, and publishing clip sets into the signed content repository.
 
 Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
-`--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
+`--hub URL` uploads to the hub, which holds the online keys (token: KIOSK_HUB_TOKEN or
+--token-file FILE, - for standard input; https unless the hub is on this machine or --insecure).
 The root key is only needed for `init` and `rotate-key`; keep it offline otherwise.
 """
 
@@ -20,6 +21,7 @@ from kiosk.admin.publish import Loudness, PublishError
 from kiosk.admin.publishing import assign, current_manifest, next_targets, publish, retire
 from kiosk.content.keys import KeyError_, KeyStore
 from kiosk.content.repository import Repository, RepositoryError
+from kiosk.credentials import CredentialError, check_hub_url, read_token
 from kiosk.errors import ConfigError
 
 CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kiosk-admin"
@@ -33,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--repo", type=Path, help="a repository folder")
     where.add_argument("--hub", help="the hub's URL, e.g. http://127.0.0.1:8765")
-    parser.add_argument("--token", default=os.environ.get("KIOSK_HUB_TOKEN", ""))
+    parser.add_argument(
+        "--token-file", type=Path, help="a file holding the hub's admin token (- for stdin)"
+    )
+    parser.add_argument("--token", help=argparse.SUPPRESS)  # old: shows the token in ps
+    parser.add_argument("--insecure", action="store_true", help="allow a plain http:// hub")
     parser.add_argument(
         "--keys", type=Path, default=CONFIG_HOME / "keys", help="root and targets keys"
     )
@@ -66,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     keys, online = KeyStore(args.keys), KeyStore(args.online_keys)
     try:
+        if args.hub:
+            check_hub_url(args.hub, args.insecure)
+            args.token = read_token(
+                flag=args.token,
+                file=args.token_file,
+                env=dict(os.environ),
+                env_name="KIOSK_HUB_TOKEN",
+            )
         if args.command in ("init", "rotate-key"):
             if args.repo is None:
                 print(
@@ -77,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _init(repo, keys, online)
             return _rotate(repo, keys, online, args.role)
         if args.command == "booth":
-            if not args.hub or not args.token:
-                raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
+            if not args.hub:
+                raise RepositoryError("booth commands need --hub")
             return booths.run(args, booths.BoothApi(args.hub, args.token))
         dest = _destination(args, keys, online)
         match args.command:
@@ -125,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(e.problems), file=sys.stderr)
         print("nothing was published", file=sys.stderr)
         return 2
-    except (RepositoryError, KeyError_, LookupError) as e:
+    except (RepositoryError, KeyError_, LookupError, CredentialError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
@@ -135,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> Destination:
     if args.hub:
-        if not args.token:
-            raise RepositoryError("--hub needs --token or KIOSK_HUB_TOKEN")
         return HubDestination(args.hub, args.token, keys.public("targets"))
     signers = {r: online.signer(r) for r in ONLINE}
     return LocalDestination(Repository(args.repo), signers, keys.public("targets"))

@@ -26,6 +26,9 @@ DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
 _DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
+# Sums of listened_ms are taken as floating point: an integer SUM overflows (an SQLite error)
+# on rows an older hub stored unchecked (up to 2**63 each).
+_LISTENED = "COALESCE(SUM(CAST(listened_ms AS DOUBLE PRECISION)), 0)"
 
 
 class Reader(Protocol):
@@ -197,7 +200,7 @@ def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -
     """Every clip played since `since`, most plays first."""
     rows = db.query(
         "SELECT set_name, clip, COUNT(*), COALESCE(SUM(finished), 0), "
-        "COALESCE(SUM(listened_ms), 0) FROM events "
+        f"{_LISTENED} FROM events "
         "WHERE event = 'clip_end' AND at >= ? AND clip IS NOT NULL "
         "GROUP BY set_name, clip",
         (since,),
@@ -279,7 +282,7 @@ def listen_share(db: Reader, since: float) -> ListenShare:
     got = {
         event: (count, ms / 1000)
         for event, count, ms in db.query(
-            "SELECT event, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+            f"SELECT event, COUNT(*), {_LISTENED} FROM events "
             "WHERE event IN ('clip_end', 'live_end') AND at >= ? GROUP BY event",
             (since,),
         )
@@ -323,7 +326,7 @@ class EventTotals:
                 self._reset()
                 new, params, top = "1 = 1", (), 0
             for event, set_name, count, ms in db.query(
-                "SELECT event, set_name, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+                f"SELECT event, set_name, COUNT(*), {_LISTENED} FROM events "
                 f"WHERE {new} AND event IN ('lift', 'clip_end', 'live_end') GROUP BY 1, 2",
                 params,
             ):

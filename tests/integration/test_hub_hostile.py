@@ -344,3 +344,16 @@ def test_a_real_browser_posts_no_form_from_another_page(hub: HubProcess, tmp_pat
         assert driver.current_url == f"{hub.url}/login"
     finally:
         driver.quit()
+
+
+def test_huge_listened_ms_stored_by_an_older_hub_still_add_up(
+    hub: HubProcess, rows: FleetRows
+) -> None:
+    rows.booth("b1")
+    for _ in range(2):
+        rows.play("b1", time.time(), "lobby", "maria.opus", 2**62, False)
+    with requests.Session() as browser:
+        browser.post(f"{hub.url}/login", data={"token": hub.token}, timeout=5)
+        assert browser.get(f"{hub.url}/dashboard/clips", timeout=5).status_code == 200
+    metrics = requests.get(f"{hub.url}/metrics", headers=admin_headers(hub), timeout=5)
+    assert metrics.status_code == 200 and "listen_seconds_total" in metrics.text

@@ -64,7 +64,8 @@ need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"
 while [ $# -gt 0 ]; do
   case "$1" in
     --hub) need_value "$@"; hub=$2; shift 2 ;;
-    --token) need_value "$@"; token=$2; shift 2 ;;
+    --token) need_value "$@"; token=$2; shift 2
+      echo "warning: --token shows the token to every user (ps); prefer --token-file" >&2 ;;
     --token-file) need_value "$@"; token_file=$2; shift 2 ;;
     --insecure) insecure=--insecure; shift ;;
     --root) need_value "$@"; root_json=$2; shift 2 ;;

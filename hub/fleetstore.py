@@ -195,5 +195,5 @@ class FleetStore:
 def _columns(record: EventRecord) -> tuple[object, ...]:
     """(set_name, clip, listened_ms, finished, body) for the events table."""
     finished = None if record.finished is None else int(record.finished)
-    body = json.dumps(record.dump(), separators=(",", ":"))
+    body = record.model_dump_json(exclude_unset=True)
     return record.set, record.clip, record.listened_ms, finished, body

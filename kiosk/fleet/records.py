@@ -86,7 +86,7 @@ class EventRecord(_Record):
 
     @model_validator(mode="after")
     def _small_enough(self) -> Self:
-        size = len(_json(self.dump()))
+        size = len(self.model_dump_json(exclude_unset=True).encode())
         if size > MAX_RECORD_BYTES:
             raise ValueError(f"record of {size} bytes: more than {MAX_RECORD_BYTES}")
         return self
@@ -136,10 +136,6 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def reason(error: ValidationError) -> str:
     """A short, safe account of why a record was refused (input values are never echoed)."""
     parts = []
@@ -160,6 +156,10 @@ def _fit(model: type[_Record], fields: dict[str, Any]) -> dict[str, Any] | None:
     """`fields` cut to `model`'s bounds: strings made valid UTF-8 and capped, extras and fields
     the model still refuses left out, then the longest strings shortened until the record is
     small enough. None when a required field is refused."""
+    try:  # what the booth writes nearly always fits as it is
+        return model.model_validate(fields).dump()
+    except ValidationError:
+        pass
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if isinstance(value, str):

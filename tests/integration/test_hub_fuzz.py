@@ -5,7 +5,8 @@ the schema.
 Generation is widened beyond what schemathesis sends by itself (standard JSON, modest numbers):
 half the JSON bodies get one value swapped for a hostile fragment, written into the raw bytes
 (NaN, infinities, 400- and 5000-digit numbers, lone surrogates, 70 kB strings, deep nesting).
-The login form, outside the schema, gets the same treatment. The request counts are printed.
+The pages, outside the schema, are fuzzed too: the login form with random bytes and the same
+fragments, and the dashboard's one query parameter as a logged-in admin. The counts are printed.
 """
 
 from __future__ import annotations
@@ -171,3 +172,33 @@ def test_the_login_form_takes_any_bytes(fuzz_hub: HubProcess, form: bytes) -> No
             allow_redirects=False,
         )
         assert resp.status_code < 500, resp.text
+
+
+@pytest.fixture(scope="module")
+def admin_browser(fuzz_hub: HubProcess) -> Iterator[requests.Session]:
+    """A session logged in to the pages, as the admin's browser would be."""
+    with requests.Session() as session:
+        session.post(
+            f"{fuzz_hub.url}/login",
+            data={"token": fuzz_hub.token},
+            headers={"Origin": fuzz_hub.url},
+            timeout=10,
+        )
+        yield session
+
+
+@FUZZ
+@given(
+    days=st.one_of(
+        st.integers(),
+        st.text(max_size=40),
+        st.sampled_from(["NaN", "1e999", "9" * 5000, "-1", "0", "366", "367", "1.5"]),
+    )
+)
+def test_the_pages_take_any_query(
+    fuzz_hub: HubProcess, admin_browser: requests.Session, days: int | str
+) -> None:
+    """The pages are outside the schema: their one parameter, fuzzed as a logged-in admin."""
+    for page in ("/dashboard", "/dashboard/clips"):
+        resp = admin_browser.get(f"{fuzz_hub.url}{page}", params={"days": days}, timeout=10)
+        assert resp.status_code < 500 and resp.url.split("?")[0].endswith(page), resp.text

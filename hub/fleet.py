@@ -1,10 +1,14 @@
 """The fleet API (an APIRouter mounted by hub/app.py).
 
 POST  /api/v1/enroll                 {"token"} or bearer → {"booth_id", "credential", ...}
-                                     401 unknown token, 410 used or expired
-POST  /api/v1/heartbeat              booth: the heartbeat JSON → {"server_time", ...}
+                                     401 unknown token, 410 used or expired,
+                                     429 after too many failures from one address
+POST  /api/v1/heartbeat              booth: a kiosk.fleet.records.Heartbeat → {"server_time", ...}
+                                     422 out of bounds, 429 over the booth's heartbeat limit
 POST  /api/v1/events                 booth: {"events": [{"id", "record"}]}
                                      → {"acked": [ids], "new": n, "rejected": {id: reason}}
+                                     (each record an EventRecord, else rejected alone);
+                                     429 over the booth's events per minute (hub.ratelimit)
 POST  /api/v1/booths                 admin: {"group", "name"} → one-time {"token", ...}
 GET   /api/v1/booths                 admin: every booth, with "offline"
 GET   /api/v1/booths/{id}            admin

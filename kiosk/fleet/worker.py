@@ -53,6 +53,9 @@ class FleetWorker:
         self.started = clock()
         self.clock_offset_s: float | None = None
         self.uploaded = 0  # events the hub acknowledged, for tests and logs
+        # Halved when something on the way answers 413 (a proxy with a lower cap): a single
+        # record (at most 4 KiB) always fits, so no batch can stay stuck.
+        self.batch_bytes = MAX_BATCH_BYTES
         self._failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
@@ -117,7 +120,7 @@ class FleetWorker:
             log.warning("outbox checkpoint: %s", e)
 
     def _upload_batch(self, box: Outbox) -> bool:
-        """One batch of at most batch_size events and MAX_BATCH_BYTES; True if more may wait.
+        """One batch of at most batch_size events and batch_bytes; True if more may wait.
 
         Rows queued before the records had bounds are fitted now, or dropped if they cannot be:
         nothing in the queue can hold up the events behind it."""
@@ -133,7 +136,7 @@ class FleetWorker:
                 unsendable.append(q.id)
                 continue
             size += len(json.dumps({"id": q.id, "record": record})) + 2
-            if batch and size > MAX_BATCH_BYTES:
+            if batch and size > self.batch_bytes:
                 break
             batch.append((q.id, record))
         if unsendable:
@@ -143,7 +146,12 @@ class FleetWorker:
         if not batch:
             return more
         sent = {id_ for id_, _ in batch}
-        answer = self.client.upload(batch)
+        try:
+            answer = self.client.upload(batch)
+        except FleetError as e:
+            if e.status_code == 413:
+                self.batch_bytes = max(self.batch_bytes // 2, 16 * 1024)
+            raise
         done = [i for i in [*answer.acked, *answer.rejected] if i in sent]
         for id_, reason in answer.rejected.items():
             log.error("the hub refused event %s for good: %s", id_, reason)

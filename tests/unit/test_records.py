@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from kiosk.config import FleetConfig
+from kiosk.fleet.client import FleetError
 from kiosk.fleet.records import (
     MAX_BATCH_BYTES,
     MAX_RECORD_BYTES,
@@ -105,4 +106,32 @@ def test_uploads_stay_under_the_batch_byte_cap(tmp_path: Path) -> None:
     box.flush()
     assert fleet._upload_pass(box) == 1
     assert len(box) == 0 and len(sizes) >= 2 and max(sizes) <= MAX_BATCH_BYTES
+    box.close()
+
+
+def test_a_413_halves_the_batch_until_it_passes(tmp_path: Path) -> None:
+    """A proxy on the way with a lower body cap than the hub's: batches shrink, none sticks."""
+    hub = FakeHub()
+    upload = hub.upload
+
+    def capped(events: list[tuple[str, dict[str, Any]]]) -> Any:
+        size = len(json.dumps({"events": [{"id": i, "record": r} for i, r in events]}))
+        if size > 100_000:
+            raise FleetError("HTTP 413", 413)
+        return upload(events)
+
+    hub.upload = capped  # type: ignore[method-assign]
+    box = Outbox(tmp_path / "o.sqlite3")
+    client: Any = hub
+    status = BoothStatus("lobby", 2, "ok", "", None, True, True)
+    config = FleetConfig(batch_size=1000, upload_interval=1, retry_max_s=60)
+    fleet = FleetWorker(client, box.path, config, lambda: status, tmp_path)
+    for n in range(400):
+        box.publish({"event": "error", "n": n, "message": "m" * 900})
+    box.flush()
+    passes = 0
+    while len(box) and passes < 10:
+        fleet._upload_pass(box)
+        passes += 1
+    assert len(box) == 0 and fleet.batch_bytes <= 100_000
     box.close()

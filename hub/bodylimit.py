@@ -7,11 +7,11 @@ on the path (`limit_for`): uploads of clips are large, everything else is small.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.asgi import respond
 from kiosk.fleet.records import MAX_BATCH_BYTES, MAX_HEARTBEAT_BYTES
 
 LimitFor = Callable[[str, str], int]  # (method, path) -> bytes
@@ -68,19 +68,8 @@ class BodyLimit:
 
 
 async def too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    detail = f"request body larger than {limit} bytes"
+    await respond(send, 413, detail, [(b"connection", b"close")])
 
 
 DEFAULT_BODY_BYTES = 64 * 1024  # logins, enrollments, admin calls

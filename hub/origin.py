@@ -18,6 +18,8 @@ import urllib.parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hub.asgi import respond
+
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -55,17 +57,7 @@ class SameOrigin:
         ):
             why = cross_origin(scope)
             if why:
-                body = f"403 Forbidden: a form of another site ({why})".encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 403,
-                        "headers": [
-                            (b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                detail = f"403 Forbidden: a form of another site ({why})"
+                await respond(send, 403, detail, json_body=False)
                 return
         await self.app(scope, receive, send)

@@ -9,7 +9,6 @@ X-Forwarded-For (its default `forwarded_allow_ips`).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.asgi import respond
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,5 @@ class GuessLimit:
 
 
 async def too_many(send: Send, retry_after: int) -> None:
-    body = json.dumps({"detail": f"too many failed tries; retry after {retry_after} s"}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    detail = f"too many failed tries; retry after {retry_after} s"
+    await respond(send, 429, detail, [(b"retry-after", str(retry_after).encode())])

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -51,6 +52,11 @@ def post_raw(url: str, body: bytes, headers: dict[str, str]) -> requests.Respons
     return requests.post(
         url, data=body, headers={**headers, "Content-Type": "application/json"}, timeout=10
     )
+
+
+def post_events(hub: HubProcess, headers: dict[str, str], events: list[Any]) -> requests.Response:
+    url = f"{hub.url}/api/v1/events"
+    return requests.post(url, json={"events": events}, headers=headers, timeout=30)
 
 
 @pytest.fixture
@@ -168,12 +174,7 @@ def test_a_record_over_4_kib_is_rejected_and_not_stored(
 ) -> None:
     big = {"event": "error", "at": 1700000000.0, "message": "x" * 900}
     big.update({f"field_{i}": "y" * 900 for i in range(5)})
-    resp = requests.post(
-        f"{hub.url}/api/v1/events",
-        json={"events": [{"id": ID, "record": big}]},
-        headers=booth,
-        timeout=10,
-    )
+    resp = post_events(hub, booth, [{"id": ID, "record": big}])
     assert resp.status_code == 200
     assert "more than 4096" in resp.json()["rejected"][ID]
     db = Database(hub.data / "hub.sqlite3")
@@ -235,12 +236,7 @@ def test_a_booths_queue_never_sticks_behind_a_bad_record(hub: HubProcess, tmp_pa
 
 def test_bodies_are_capped_before_parsing(hub: HubProcess, booth: dict[str, str]) -> None:
     huge = {"event": "error", "at": 1700000000.0, "message": "x" * 10_000_000}
-    resp = requests.post(
-        f"{hub.url}/api/v1/events",
-        json={"events": [{"id": ID, "record": huge}]},
-        headers=booth,
-        timeout=30,
-    )
+    resp = post_events(hub, booth, [{"id": ID, "record": huge}])
     assert resp.status_code == 413
     enroll = f"{hub.url}/api/v1/enroll"
     big = b'{"token":"' + b"a" * 100_000 + b'"}'
@@ -275,15 +271,12 @@ def test_a_booth_is_held_to_its_events_per_minute(hub: HubProcess, booth: dict[s
             {"id": f"{batch:04x}{i:028x}", "record": {"event": "lift", "at": 1.7e9}}
             for i in range(1000)
         ]
-        resp = requests.post(
-            f"{hub.url}/api/v1/events", json={"events": events}, headers=booth, timeout=30
-        )
+        resp = post_events(hub, booth, events)
         statuses.append(resp.status_code)
     assert statuses == [200] * 6 + [429]
     assert int(resp.headers["Retry-After"]) >= 1
     other = new_booth(hub)  # another booth is not held back
-    one = {"events": [{"id": ID, "record": {"event": "lift", "at": 1.7e9}}]}
-    ok = requests.post(f"{hub.url}/api/v1/events", json=one, headers=other, timeout=5)
+    ok = post_events(hub, other, [{"id": ID, "record": {"event": "lift", "at": 1.7e9}}])
     assert ok.status_code == 200
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +137,14 @@ def test_a_413_halves_the_batch_until_it_passes(tmp_path: Path) -> None:
         passes += 1
     assert len(box) == 0 and fleet.batch_bytes <= 100_000
     box.close()
+
+
+def test_the_booth_side_imports_no_web_framework() -> None:
+    """The records are shared with the hub, but a booth must not pay for FastAPI."""
+    code = (
+        "import sys, kiosk.cli, kiosk.outbox, kiosk.fleet.worker, kiosk.fleet.records\n"
+        "web = ('fastapi', 'starlette', 'uvicorn', 'limits')\n"
+        "print(sorted(m for m in web if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,9 +3,11 @@
 A POST (or any other unsafe method) to a page path, not /api/ (bearer tokens, no cookies),
 must come from the hub's own pages: its Origin, or else its Referer's origin, is the origin
 the request was sent to (scheme and Host, as uvicorn sees them behind a trusted proxy), and
-Sec-Fetch-Site, if sent, is not "cross-site". Browsers send Origin with every form POST; a
-request with neither Origin nor Referer is no browser's and is let through (its credential
-would have to be in it). Refused: 403, before the form is read.
+Sec-Fetch-Site, if sent, is not "cross-site". Every WebSocket handshake is held to the same
+rule (a page elsewhere could otherwise open one with the admin's cookie); a refused one is
+closed before it is accepted, which the server answers with 403. Browsers send Origin with
+every form POST and handshake; a request with neither Origin nor Referer is no browser's and
+is let through (its credential would have to be in it). Refused: 403, before the form is read.
 
 The pages send `Referrer-Policy: same-origin`: under `no-referrer` a browser sends
 `Origin: null` even for the hub's own forms.
@@ -35,7 +37,8 @@ def cross_origin(scope: Scope) -> str:
     headers = Headers(scope=scope)
     if headers.get("sec-fetch-site", "").lower() == "cross-site":
         return "Sec-Fetch-Site: cross-site"
-    own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}".lower()
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme"))
+    own = f"{scheme}://{headers.get('host', '')}".lower()
     origin = headers.get("origin")
     if origin is not None:
         return "" if origin.lower() == own else f"Origin {origin[:100]!r} is not {own!r}"
@@ -50,6 +53,9 @@ class SameOrigin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and cross_origin(scope):
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if (
             scope["type"] == "http"
             and scope["method"] not in SAFE

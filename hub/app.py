@@ -35,9 +35,11 @@ from tuf.api.exceptions import RepositoryError as TufRepositoryError
 from tuf.api.metadata import Metadata, TargetFile, Targets
 from tuf.api.serialization import DeserializationError
 
+from hub import errors, openapi
 from hub.admins import AdminStore
 from hub.audit import AuditLog, describe
 from hub.auth import BOOTH_PATHS, OPEN_PATHS, Auth, Principal
+from hub.bodylimit import BodyLimit, hub_limits
 from hub.consentcheck import ConsentRefused
 from hub.consentcheck import check as consent_check
 from hub.console import console_router
@@ -47,6 +49,8 @@ from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
 from hub.metrics import metrics_router
+from hub.origin import SameOrigin
+from hub.ratelimit import GuessLimit, Limiter
 from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
 from hub.webauth import AdminSessions
@@ -106,6 +110,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
 
     app = FastAPI(title="kiosk hub", version="1", lifespan=lifespan)
     app.state.auth = auth
+    errors.install(app)
 
     @app.middleware("http")
     async def api_auth(request: Request, call_next: Any) -> Any:
@@ -130,7 +135,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         ts = repo.timestamp().signed
         return {"ok": True, "timestamp_version": ts.version, "expires": ts.expires.isoformat()}
 
-    @app.put("/api/v1/targets/{path:path}")
+    @app.put("/api/v1/targets/{path:path}", openapi_extra=openapi.upload(settings))
     async def put_target(
         path: str,
         request: Request,
@@ -153,7 +158,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         db.record_upload(path, actual, info.length)
         return {"path": path, "length": info.length, "sha256": actual}
 
-    @app.post("/api/v1/publish")
+    @app.post("/api/v1/publish", openapi_extra=openapi.PUBLISH)
     async def publish(request: Request) -> dict[str, Any]:
         try:
             targets = Metadata[Targets].from_bytes(await request.body())
@@ -202,7 +207,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     def read_target(info: TargetFile) -> bytes:
         return repo.target_path(info).read_bytes()
 
-    app.include_router(fleet_router(FleetStore(db), audit))
+    limiter = Limiter(settings.rate_limits)
+    app.include_router(fleet_router(FleetStore(db), limiter, audit))
     sessions = AdminSessions(
         settings.admin_token().encode(), clock, named=admins.name_of, active=admins.active
     )
@@ -210,4 +216,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     app.include_router(console_router(reader, repo, sessions, clock))
     app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
+    # Outermost last: the body cap comes before everything, then the guess limit.
+    app.add_middleware(GuessLimit, limiter=limiter)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(BodyLimit, limit_for=hub_limits(settings.max_upload_bytes))
     return app

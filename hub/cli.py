@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub.accesslog import log_config
 from hub.settings import Settings
+from kiosk.credentials import is_loopback
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     serve.add_argument("--port", type=int, default=8765, help="the TCP port")
+    serve.add_argument("--tls-cert", type=Path, help="serve https: the certificate chain (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     token = sub.add_parser("token", help="print the bootstrap admin token")
     token.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
     admin = sub.add_parser("admin", help="named admins: personal tokens, in the audit log")
@@ -43,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         from hub.admins import run_admin_command
 
         return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 64
     if not (settings.repo / "metadata" / "root.json").is_file():
         print(
             f"{settings.repo}: no repository. Create it on the admin's machine with\n"
@@ -55,11 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings.admin_token()
     print(f"admin token in {settings.data / 'admin-token'}", file=sys.stderr)
-    serve_app(create_app(settings), args.host, args.port)
+    if args.tls_cert is None and not is_loopback(args.host):
+        print(
+            f"warning: plain http on {args.host}: tokens cross the network readable; give "
+            "--tls-cert and --tls-key, or put a TLS proxy in front (docs/hub-security.md)",
+            file=sys.stderr,
+        )
+    serve_app(create_app(settings), args.host, args.port, args.tls_cert, args.tls_key)
     return 0
 
 
-def serve_app(app: Any, host: str, port: int) -> None:
+def serve_app(
+    app: Any, host: str, port: int, tls_cert: Path | None = None, tls_key: Path | None = None
+) -> None:
     """uvicorn, after moving every object made so far out of the garbage collector's sight:
     otherwise its full collections walk the imported libraries' objects and stall every
     request for 100-400 ms about every 15 s under load (bench.fleet)."""
@@ -71,7 +86,15 @@ def serve_app(app: Any, host: str, port: int) -> None:
     # on the bench machine) while all requests wait. Young ones stay small and frequent, and
     # clear the short-lived cycles a request makes. bench.fleet p99: 170-450 ms -> 32 ms.
     gc.set_threshold(1000, 20, 10_000)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config(),
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # not no-referrer: forms then send Origin: null
 }
 
 
@@ -56,7 +56,10 @@ def ago(t: float | None, now: float) -> str:
 def utc(t: float | None) -> str:
     if t is None:
         return ""
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):  # a time no clock shows: never a failed page
+        return "?"
 
 
 def _environment() -> Environment:

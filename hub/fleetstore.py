@@ -13,8 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from hub.auth import digest
 from hub.db import Database
+from kiosk.fleet.records import EventRecord, readable_heartbeat, reason
 
 ENROLLMENT_TTL_S = 7 * 86400.0
 OFFLINE_FACTOR = 1.5  # a booth is offline once its last heartbeat is this many intervals old
@@ -125,7 +128,7 @@ class FleetStore:
             "heartbeat_interval": interval,
             "last_seen": last_seen,
             "offline": offline,
-            "heartbeat": json.loads(heartbeat) if heartbeat else None,
+            "heartbeat": readable_heartbeat(heartbeat),
         }
 
     def update(self, booth_id: str, name: str | None = None, group: str | None = None) -> bool:
@@ -148,7 +151,8 @@ class FleetStore:
 
     # -- booths ----------------------------------------------------------------------------
     def heartbeat(self, booth_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Store the heartbeat with the hub's view of the booth's clock offset (booth minus hub)."""
+        """Store the heartbeat (checked: kiosk.fleet.records.Heartbeat) with the hub's view of
+        the booth's clock offset (booth minus hub)."""
         now = self.clock()
         sent_at = body.get("sent_at")
         if isinstance(sent_at, int | float) and not isinstance(sent_at, bool):
@@ -163,43 +167,33 @@ class FleetStore:
             )
         return {"server_time": now, "clock_offset_s": body.get("clock_offset_s")}
 
-    def store_events(self, booth_id: str, events: Sequence[tuple[str, dict[str, Any]]]) -> Stored:
-        """Each id once, however often it is sent; a bad record is refused (never retried)."""
+    def store_events(self, booth_id: str, events: Sequence[tuple[str, object]]) -> Stored:
+        """Each id once, however often it is sent; a record that is not an EventRecord is
+        refused with the reason (the booth drops it: never retried)."""
         now = self.clock()
         acked: list[str] = []
         rejected: dict[str, str] = {}
         new = 0
         with self.db.transaction() as cur:
             for id_, record in events:
-                row, problem = _event_row(record)
-                if row is None:
-                    rejected[id_] = problem
+                try:
+                    checked = EventRecord.model_validate(record)
+                except ValidationError as e:
+                    rejected[id_] = reason(e)
                     continue
                 cur.execute(
                     "INSERT INTO events (id, booth_id, event, at, received_at, set_name, clip, "
                     "listened_ms, finished, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO NOTHING",
-                    (id_, booth_id, row[0], row[1], now, *row[2:], json.dumps(record)),
+                    (id_, booth_id, checked.event, checked.at, now, *_columns(checked)),
                 )
                 new += cur.rowcount
                 acked.append(id_)
         return Stored(acked, new, rejected)
 
 
-def _event_row(record: dict[str, Any]) -> tuple[tuple[Any, ...] | None, str]:
-    """(event, at, set_name, clip, listened_ms, finished) from a booth's record, or a reason."""
-    event, at = record.get("event"), record.get("at")
-    if not isinstance(event, str) or not event:
-        return None, "no event name"
-    if not isinstance(at, int | float) or isinstance(at, bool):
-        return None, "no wall-clock time 'at'"
-    set_name, clip = record.get("set"), record.get("clip")
-    listened, finished = record.get("listened_ms"), record.get("finished")
-    return (
-        event,
-        float(at),
-        set_name if isinstance(set_name, str) else None,
-        clip if isinstance(clip, str) else None,
-        int(listened) if isinstance(listened, int | float) else None,
-        int(finished) if isinstance(finished, bool) else None,
-    ), ""
+def _columns(record: EventRecord) -> tuple[object, ...]:
+    """(set_name, clip, listened_ms, finished, body) for the events table."""
+    finished = None if record.finished is None else int(record.finished)
+    body = record.model_dump_json(exclude_unset=True)
+    return record.set, record.clip, record.listened_ms, finished, body

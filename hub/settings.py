@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from hub.ratelimit import RateLimits
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Settings:
     data: Path
     max_upload_bytes: int = 200 * 1024 * 1024
     refresh_before_expiry_days: int = 7  # re-sign snapshot and timestamp this long before
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @property
     def repo(self) -> Path:

@@ -20,11 +20,15 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from hub.fleetstore import OFFLINE_FACTOR
+from kiosk.fleet.records import clean_text, readable_heartbeat
 
 DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
 _DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
+# Sums of listened_ms are taken as floating point: an integer SUM overflows (an SQLite error)
+# on rows an older hub stored unchecked (up to 2**63 each).
+_LISTENED = "COALESCE(SUM(CAST(listened_ms AS DOUBLE PRECISION)), 0)"
 
 
 class Reader(Protocol):
@@ -99,12 +103,7 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
     out: list[BoothStatus] = []
     for booth_id, name, grp, revoked_at, interval, last_seen, heartbeat in rows:
         state = booth_state(revoked_at, last_seen, interval, now)
-        try:
-            hb = json.loads(heartbeat) if heartbeat else {}
-        except ValueError:
-            hb = {"unreadable": True}
-        if not isinstance(hb, dict):
-            hb = {"unreadable": True}
+        hb = readable_heartbeat(heartbeat) or {}  # an old hub stored anything a booth sent
         problems: list[str] = []
         if state is BoothState.OFFLINE:
             problems.append("never seen" if last_seen is None else "offline")
@@ -160,7 +159,7 @@ def sync_stale_booths(db: Reader) -> int:
     for (heartbeat,) in rows:
         try:
             hb = json.loads(heartbeat)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         count += isinstance(hb, dict) and hb.get("sync_state") in ("stale", "error")
     return count
@@ -201,7 +200,7 @@ def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -
     """Every clip played since `since`, most plays first."""
     rows = db.query(
         "SELECT set_name, clip, COUNT(*), COALESCE(SUM(finished), 0), "
-        "COALESCE(SUM(listened_ms), 0) FROM events "
+        f"{_LISTENED} FROM events "
         "WHERE event = 'clip_end' AND at >= ? AND clip IS NOT NULL "
         "GROUP BY set_name, clip",
         (since,),
@@ -242,9 +241,9 @@ def clip_title(db: Reader, set_name: str, clip: str) -> str | None:
         return None
     try:
         title = json.loads(rows[0][0]).get("title")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
-    return None if title is None else str(title)
+    return None if title is None else clean_text(str(title), 255)
 
 
 def with_titles(db: Reader, clips: Sequence[ClipStats]) -> list[ClipStats]:
@@ -283,7 +282,7 @@ def listen_share(db: Reader, since: float) -> ListenShare:
     got = {
         event: (count, ms / 1000)
         for event, count, ms in db.query(
-            "SELECT event, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+            f"SELECT event, COUNT(*), {_LISTENED} FROM events "
             "WHERE event IN ('clip_end', 'live_end') AND at >= ? GROUP BY event",
             (since,),
         )
@@ -327,7 +326,7 @@ class EventTotals:
                 self._reset()
                 new, params, top = "1 = 1", (), 0
             for event, set_name, count, ms in db.query(
-                "SELECT event, set_name, COUNT(*), COALESCE(SUM(listened_ms), 0) FROM events "
+                f"SELECT event, set_name, COUNT(*), {_LISTENED} FROM events "
                 f"WHERE {new} AND event IN ('lift', 'clip_end', 'live_end') GROUP BY 1, 2",
                 params,
             ):

@@ -44,6 +44,7 @@ from kiosk.events import (
     SyncReady,
     Tick,
 )
+from kiosk.fleet.records import CONSENT_PATHS
 from kiosk.fleet.status import BoothStatus
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.lamp import StatusLamp, look_for
@@ -308,9 +309,10 @@ class Booth:
             case ConsentPurged(removed=removed, active_files=files):
                 for file in files:
                     self.library.exclude(file)
-                self._report(
-                    {"event": "consent", "t": now, "removed": list(removed), "files": list(files)}
-                )
+                n = CONSENT_PATHS  # one record stays small (kiosk.fleet.records)
+                for i in range(0, max(len(removed), len(files), 1), n):
+                    part = {"removed": list(removed[i : i + n]), "files": list(files[i : i + n])}
+                    self._report({"event": "consent", "t": now, **part})
             case SyncFailed(state=state, reason=reason):
                 if (state, reason) != (self.sync_state, self._sync_reason):
                     self._report({"event": "sync", "t": now, "state": state, "reason": reason})

@@ -39,7 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     enr = sub.add_parser("enroll", help="join the fleet: a one-time token from the hub's admin")
     enr.add_argument("--hub", required=True, help="the hub's URL, e.g. https://hub.example.com")
-    enr.add_argument("--token", required=True, help="from `kiosk-admin booth add`")
+    enr.add_argument(
+        "--token-file",
+        type=Path,
+        help="a file holding the token from `kiosk-admin booth add` (- for standard input); "
+        "or set KIOSK_ENROLL_TOKEN",
+    )
+    enr.add_argument("--token", help=argparse.SUPPRESS)  # old: shows the token in ps
+    enr.add_argument("--insecure", action="store_true", help="allow a plain http:// hub")
     enr.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     test = sub.add_parser("selftest", help="check the hardware, network and storage, item by item")
     test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
@@ -72,9 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sync":
         return _sync_once(config)
     if args.command == "enroll":
-        from kiosk.fleet.enroll import enroll_command
+        from kiosk.credentials import CredentialError, check_hub_url, read_token
+        from kiosk.fleet.enroll import USAGE, enroll_command
 
-        return enroll_command(Path(config.state_dir), args.hub, args.token)
+        try:
+            check_hub_url(args.hub, args.insecure)
+            token = read_token(
+                flag=args.token,
+                file=args.token_file,
+                env=dict(os.environ),
+                env_name="KIOSK_ENROLL_TOKEN",
+            )
+        except CredentialError as e:
+            print(f"enroll: {e}", file=sys.stderr)
+            return USAGE
+        return enroll_command(Path(config.state_dir), args.hub, token)
     if args.command == "selftest":
         from kiosk.selftest.run import Limits, selftest_command
 

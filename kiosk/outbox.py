@@ -5,7 +5,8 @@ by `flush()` in one transaction per main-loop turn (never one write per audio bl
 survives a killed process; with `synchronous=NORMAL` a power cut can lose at most the last
 commits, never the file. Each event carries a client-made id so the hub can store it once.
 The queue is bounded: past `max_events` the oldest are dropped and counted. Each record gets
-`at`, the booth's wall clock (Unix s) when it entered the queue.
+`at`, the booth's wall clock (Unix s) when it entered the queue, and is fitted to the hub's
+bounds (kiosk.fleet.records.EventRecord): what the queue holds is what the hub takes.
 
 Threads: the main loop owns one Outbox (publish, flush); the fleet thread opens its own on the
 same file (batch, ack, checkpoint): WAL lets the two connections work side by side, and every
@@ -16,6 +17,7 @@ power cut loses at most what was committed since the fleet thread's last pass.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -24,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.fleet.records import fit_event
+
+log = logging.getLogger(__name__)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,  -- no AUTOINCREMENT: it rewrites sqlite_sequence per commit
@@ -74,8 +79,13 @@ class Outbox:
         self._pending: list[tuple[str, str]] = []
 
     def publish(self, record: dict[str, Any]) -> None:
-        """Buffer one event with a fresh id and its wall-clock time; `flush()` makes it durable."""
-        stamped = {**record, "at": self.wall()}
+        """Buffer one event with a fresh id and its wall-clock time; `flush()` makes it durable.
+        Strings too long are cut and impossible numbers left out; an event with no valid name
+        or time is logged and not queued (the hub would refuse it)."""
+        stamped = fit_event(record, self.wall())
+        if stamped is None:
+            log.error("event %.100r cannot be sent to the hub: not queued", record.get("event"))
+            return
         self._pending.append((uuid.uuid4().hex, json.dumps(stamped, separators=(",", ":"))))
 
     def flush(self) -> int:

@@ -52,8 +52,10 @@ start_local_hub() {
     sleep 0.1
   done
   hub_url="http://127.0.0.1:$port"
-  admin_token=$(.venv/bin/kiosk-hub token --data "$data")
-  .venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
+  # Tokens travel in the environment or on stdin, never in argv (ps shows argv to everyone).
+  KIOSK_HUB_TOKEN=$(.venv/bin/kiosk-hub token --data "$data")
+  export KIOSK_HUB_TOKEN
+  .venv/bin/kiosk-admin --hub "$hub_url" \
     --keys "$data/admin-keys" publish kiosk/data/sample-set --set sample >&2
   cat >"$data/booth.yaml" <<YAML
 state_dir: $PWD/$data/booth
@@ -71,9 +73,8 @@ YAML
   .venv/bin/kiosk sync --config "$data/booth.yaml" >&2
   # The simulated booth joins the local hub's fleet: its lifts and heartbeats reach the hub.
   if [ ! -f "$data/booth/fleet.json" ]; then
-    enroll_token=$(.venv/bin/kiosk-admin --hub "$hub_url" --token "$admin_token" \
-      booth add --group lobby --name simulator)
-    .venv/bin/kiosk enroll --hub "$hub_url" --token "$enroll_token" --config "$data/booth.yaml" >&2
+    .venv/bin/kiosk-admin --hub "$hub_url" booth add --group lobby --name simulator |
+      .venv/bin/kiosk enroll --hub "$hub_url" --token-file - --config "$data/booth.yaml" >&2
   fi
   echo "the fleet dashboard: $hub_url/dashboard (log in with the token in $data/admin-token)" >&2
 }

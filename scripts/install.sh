@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Turn a Raspberry Pi OS Bookworm (Debian 12) machine into an enrolled, self-tested booth:
-#   sudo scripts/install.sh --hub URL --token T [--root root.json --root-sha256 HEX] [--pin 17]
+#   sudo scripts/install.sh --hub URL --token-file F [--root root.json --root-sha256 HEX] [--pin 17]
 # Every step says "changed" or "unchanged"; a second run with the same flags changes nothing and
 # says so. `--uninstall` removes what it laid down except the state directory (/var/lib/kiosk);
 # `--uninstall --purge` removes that too. Run with --help for every flag and exit code.
@@ -18,7 +18,10 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
        sudo scripts/install.sh --uninstall [--purge] [--root-dir DIR]
 
   --hub URL           the hub, e.g. https://hub.example.com (required to install)
-  --token TOKEN       the one-time enrollment token from the hub's admin (required to install)
+  --token-file FILE   a file holding the one-time enrollment token from the hub's admin
+                      (- for standard input; or set KIOSK_ENROLL_TOKEN; required to install)
+  --token TOKEN       the same on the command line (other users see it in ps: prefer the above)
+  --insecure          allow a plain http:// hub off this machine (the token travels readable)
   --root FILE         the content repository's trusted root metadata (1.root.json); with it the
                       booth syncs its clips from URL/repo
   --root-sha256 HEX   required with --root: the root's fingerprint, copied from the admin (what
@@ -56,14 +59,17 @@ fail() {
   exit "${2:-1}"
 }
 
-hub="" token="" root_json="" root_sha256="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
+hub="" token=${KIOSK_ENROLL_TOKEN:-} token_file="" insecure="" root_json="" root_sha256="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
 selftest=1 enroll=1
 uninstall=0 purge=0 root_dir="" venv_from=""
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --hub) need_value "$@"; hub=$2; shift 2 ;;
-    --token) need_value "$@"; token=$2; shift 2 ;;
+    --token) need_value "$@"; token=$2; shift 2
+      echo "warning: --token shows the token to every user (ps); prefer --token-file" >&2 ;;
+    --token-file) need_value "$@"; token_file=$2; shift 2 ;;
+    --insecure) insecure=--insecure; shift ;;
     --root) need_value "$@"; root_json=$2; shift 2 ;;
     --root-sha256) need_value "$@"; root_sha256=$2; shift 2 ;;
     --set) need_value "$@"; set_name=$2; shift 2 ;;
@@ -86,6 +92,11 @@ done
 
 if [ "$purge" = 1 ] && [ "$uninstall" = 0 ]; then
   die_usage "--purge goes with --uninstall"
+fi
+if [ -n "$token_file" ]; then
+  if [ "$token_file" = - ]; then token=$(cat); else token=$(cat -- "$token_file") ||
+    die_usage "--token-file: cannot read '$token_file'"; fi
+  token=$(printf '%s' "$token" | tr -d '[:space:]')
 fi
 if [ "$uninstall" = 0 ]; then
   [ -n "$hub" ] || die_usage "--hub URL is required"
@@ -443,12 +454,14 @@ step_enroll() {
     return 0
   fi
   before=$(sha256sum "$R$STATE/fleet.json" 2>/dev/null || true)
-  as_kiosk "$R$VENV/bin/kiosk" enroll --hub "$hub" --token "$token" --config "$tmp/host.yaml" \
-    >"$tmp/enroll.out" 2>&1 || code=$?
+  # The token goes on stdin: never in an argv that ps shows.
+  printf '%s\n' "$token" | as_kiosk "$R$VENV/bin/kiosk" enroll --hub "$hub" --token-file - \
+    $insecure --config "$tmp/host.yaml" >"$tmp/enroll.out" 2>&1 || code=$?
   sed 's/^/    /' "$tmp/enroll.out"
   case "$code" in
     0) ;;
     2) fail "enroll: the hub at $hub refused the token (used, expired or mistyped?)" 2 ;;
+    64) fail "enroll: not sent (plain http:// off this machine needs --insecure)" 1 ;;
     *) fail "enroll: could not reach the hub at $hub (network? URL?)" 3 ;;
   esac
   if ! live; then # give what enroll wrote under --root-dir to the target's kiosk user

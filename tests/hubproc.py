@@ -35,15 +35,19 @@ class HubProcess:
         env: dict[str, str] | None = None,
         module: str = "hub.cli",
         python: str = sys.executable,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
-        """`module` is run as `PYTHON -m MODULE serve --data DATA --port PORT`."""
+        """`module` is run as `PYTHON -m MODULE serve --data DATA --port PORT`; with `tls`
+        (certificate, key, CA that signed it) it serves https."""
         self.data = data
         self.module = module
         self.python = python
         self.token = token
         self.env = env or {}
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify: str | bool = str(tls[2]) if tls else True
         self._proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"hub-{self.port}.log"
 
@@ -59,6 +63,11 @@ class HubProcess:
                     str(self.data),
                     "--port",
                     str(self.port),
+                    *(
+                        ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+                        if self.tls
+                        else []
+                    ),
                 ],
                 env={**os.environ, **self.env, "KIOSK_HUB_ADMIN_TOKEN": self.token},
                 stdout=log,
@@ -69,7 +78,8 @@ class HubProcess:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"hub exited: {self.log.read_text()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                healthz = requests.get(f"{self.url}/healthz", timeout=0.5, verify=self.verify)
+                if healthz.status_code == 200:
                     return self
             except requests.RequestException:
                 time.sleep(0.05)

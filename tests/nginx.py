@@ -35,11 +35,16 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 class Nginx:
     """`nginx -g 'daemon off;'` with a private config; `url` is its root."""
 
-    def __init__(self, root: Path, work: Path, tls: tuple[Path, Path] | None = None) -> None:
-        """`tls`: (certificate, key) PEM files to serve https instead of http."""
+    def __init__(
+        self, root: Path, work: Path, tls: tuple[Path, Path] | None = None, site: str = ""
+    ) -> None:
+        """`tls`: (certificate, key) PEM files to serve https instead of http. `site`: server
+        blocks (a sites-enabled file) in place of the one serving `root`; they listen on
+        `port` (set before start)."""
         self.root = root
         self.work = work
         self.tls = tls
+        self.site = site
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -56,6 +61,11 @@ class Nginx:
                 f"listen 127.0.0.1:{self.port} ssl; ssl_certificate {cert}; "
                 f"ssl_certificate_key {key};"
             )
+        server = f"""server {{
+        {listen}
+        root {self.root};
+        location / {{ try_files $uri =404; }}
+    }}"""
         conf.write_text(
             f"""{user}
 worker_processes 1;
@@ -72,11 +82,7 @@ http {{
     types {{ application/json json; audio/ogg opus; }}
     default_type application/octet-stream;
     sendfile on;
-    server {{
-        {listen}
-        root {self.root};
-        location / {{ try_files $uri =404; }}
-    }}
+    {self.site or server}
 }}
 """
         )

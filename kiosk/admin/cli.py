@@ -1,7 +1,8 @@
 """`kiosk-admin`: keys, and publishing clip sets into the signed content repository.
 
 Destinations: `--repo DIR` writes a repository folder directly (it needs the online keys too);
-`--hub URL` uploads to the hub, which holds the online keys (token: --token or KIOSK_HUB_TOKEN).
+`--hub URL` uploads to the hub, which holds the online keys (token: KIOSK_HUB_TOKEN or
+--token-file FILE, - for standard input; https unless the hub is on this machine or --insecure).
 Options go before or after the subcommand, and also come from the environment (KIOSK_HUB_URL,
 KIOSK_HUB_TOKEN, KIOSK_ADMIN_NAME) or ~/.config/kiosk-admin/config.yaml (kiosk.admin.options).
 Root keys live in their own folder (--root-keys), only needed for `init` and `rotate-key`: keep
@@ -30,6 +31,7 @@ from kiosk.admin.publish import Loudness, PublishError
 from kiosk.admin.publishing import assign, current_manifest, publish
 from kiosk.content.keys import KeyError_, KeyStore
 from kiosk.content.repository import Repository, RepositoryError
+from kiosk.credentials import CredentialError, check_hub_url, read_token
 from kiosk.errors import ConfigError
 
 ONLINE = ("snapshot", "timestamp")
@@ -136,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     root_keys = KeyStore(args.root_keys or args.keys.parent / keyring.ROOT_FOLDER, root_pass)
     ring = keyring.Keyring(root_keys, keys, online)
     try:
+        if args.hub:
+            check_hub_url(args.hub, args.insecure)
+            args.token = read_token(
+                flag=args.token_flag,
+                file=args.token_file,
+                env={"KIOSK_HUB_TOKEN": "" if args.token_flag else args.token},
+                env_name="KIOSK_HUB_TOKEN",
+            )
         if args.command in REPO_ONLY:
             if args.repo is None:
                 print(
@@ -151,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             return _rotate(repo, ring, args.role, args.key, args.token_key)
         if args.command == "booth":
-            if not args.hub or not args.token:
-                raise RepositoryError("booth commands need --hub and --token (or KIOSK_HUB_TOKEN)")
+            if not args.hub:
+                raise RepositoryError("booth commands need --hub")
             return booths.run(args, booths.BoothApi(args.hub, args.token))
         dest = _destination(args, keys, online)
         match args.command:
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(e.problems), file=sys.stderr)
         print("nothing was published", file=sys.stderr)
         return 2
-    except (RepositoryError, KeyError_, LookupError, UnsignedMetadataError) as e:
+    except (RepositoryError, KeyError_, LookupError, UnsignedMetadataError, CredentialError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
@@ -243,8 +253,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _destination(args: argparse.Namespace, keys: KeyStore, online: KeyStore) -> Destination:
     if args.hub:
-        if not args.token:
-            raise RepositoryError("--hub needs --token or KIOSK_HUB_TOKEN")
         return HubDestination(args.hub, args.token, keys.public("targets"))
     signers = {r: online.signer(r) for r in ONLINE}
     return LocalDestination(Repository(args.repo), signers, keys.public("targets"))

@@ -38,7 +38,16 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hub", default=s, help="the hub's URL, e.g. http://127.0.0.1:8765 (KIOSK_HUB_URL)"
     )
-    parser.add_argument("--token", default=s, help="the hub's admin token (KIOSK_HUB_TOKEN)")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=s,
+        help="a file holding the hub's admin token, - for stdin (or KIOSK_HUB_TOKEN)",
+    )
+    parser.add_argument("--token", default=s, help=argparse.SUPPRESS)  # old: shows it in ps
+    parser.add_argument(
+        "--insecure", action="store_true", default=s, help="allow a plain http:// hub off loopback"
+    )
     parser.add_argument(
         "--as",
         dest="admin",
@@ -101,7 +110,10 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> No
             given = {"repo": Path(conf["repo"]).expanduser()}
     args.repo = given.get("repo")
     args.hub = given.get("hub")
+    args.token_flag = getattr(args, "token", None)  # on the command line: warned about
     args.token = _pick(args, "token", env.get("KIOSK_HUB_TOKEN"), conf.get("token"), "")
+    args.token_file = getattr(args, "token_file", None)
+    args.insecure = getattr(args, "insecure", False)
     name = env.get("KIOSK_ADMIN_NAME") or conf.get("admin")
     args.admin = _pick(args, "admin", name, None, "") or getpass.getuser()
     for key in ("root_keys", "passphrase_file", "root_passphrase_file", "token_pin_file"):

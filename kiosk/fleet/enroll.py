@@ -1,7 +1,9 @@
-"""`kiosk enroll --hub URL --token T`: trade a one-time token for this booth's identity.
+"""`kiosk enroll --hub URL --token-file FILE`: trade a one-time token for this booth's identity.
 
-Exit codes: 0 enrolled (or already enrolled with this hub: the token is not used), 2 the hub
-refused the token (unknown, used or expired), 1 the hub could not be reached.
+The token comes from a file, standard input (`--token-file -`) or KIOSK_ENROLL_TOKEN, never
+from argv (kiosk.credentials). Exit codes: 0 enrolled (or already enrolled with this hub: the
+token is not used), 2 the hub refused the token (unknown, used or expired), 1 the hub could
+not be reached, 64 no token, or a plain http:// hub off this machine without --insecure.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from kiosk.fleet.client import FleetError, HubLimits, enroll
 
 REFUSED = 2
 UNREACHABLE = 1
+USAGE = 64
 
 
 def enroll_command(state_dir: Path, hub: str, token: str, limits: HubLimits | None = None) -> int:

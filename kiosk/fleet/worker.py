@@ -7,6 +7,7 @@ it backs off (upload_interval doubling to retry_max_s); nothing it does can bloc
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 from kiosk import __version__
 from kiosk.config import FleetConfig
 from kiosk.fleet.client import FleetError, HubClient
+from kiosk.fleet.records import MAX_BATCH_BYTES, EventRecord, fit_event, fit_heartbeat
 from kiosk.fleet.status import BoothStatus
 from kiosk.outbox import Outbox
 
@@ -51,6 +53,9 @@ class FleetWorker:
         self.started = clock()
         self.clock_offset_s: float | None = None
         self.uploaded = 0  # events the hub acknowledged, for tests and logs
+        # Halved when something on the way answers 413 (a proxy with a lower cap): a single
+        # record (at most 4 KiB) always fits, so no batch can stay stuck.
+        self.batch_bytes = MAX_BATCH_BYTES
         self._failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
@@ -115,12 +120,38 @@ class FleetWorker:
             log.warning("outbox checkpoint: %s", e)
 
     def _upload_batch(self, box: Outbox) -> bool:
-        """One batch; True if a full batch went (there may be more)."""
-        batch = box.batch(self.config.batch_size)
-        if not batch:
+        """One batch of at most batch_size events and batch_bytes; True if more may wait.
+
+        Rows queued before the records had bounds are fitted now, or dropped if they cannot be:
+        nothing in the queue can hold up the events behind it."""
+        queued = box.batch(self.config.batch_size)
+        if not queued:
             return False
-        sent = {q.id for q in batch}
-        answer = self.client.upload([(q.id, q.record) for q in batch])
+        batch: list[tuple[str, dict[str, Any]]] = []
+        unsendable: list[str] = []
+        size = 4096  # the envelope, and room for how the client spaces its JSON
+        for q in queued:
+            record = _sendable(q.record)
+            if record is None:
+                unsendable.append(q.id)
+                continue
+            size += len(json.dumps({"id": q.id, "record": record})) + 2
+            if batch and size > self.batch_bytes:
+                break
+            batch.append((q.id, record))
+        if unsendable:
+            log.error("dropped %d queued events the hub could never take", len(unsendable))
+            box.ack_ids(unsendable)
+        more = len(queued) == self.config.batch_size or len(batch) + len(unsendable) < len(queued)
+        if not batch:
+            return more
+        sent = {id_ for id_, _ in batch}
+        try:
+            answer = self.client.upload(batch)
+        except FleetError as e:
+            if e.status_code == 413:
+                self.batch_bytes = max(self.batch_bytes // 2, 16 * 1024)
+            raise
         done = [i for i in [*answer.acked, *answer.rejected] if i in sent]
         for id_, reason in answer.rejected.items():
             log.error("the hub refused event %s for good: %s", id_, reason)
@@ -128,31 +159,34 @@ class FleetWorker:
         self.uploaded += len(answer.acked)
         if len(done) < len(batch):
             raise FleetError(f"the hub acknowledged {len(done)} of {len(batch)} events")
-        return len(batch) == self.config.batch_size
+        return more
 
     def heartbeat_body(self, box: Outbox) -> dict[str, Any]:
+        """This booth's heartbeat, fitted to kiosk.fleet.records.Heartbeat."""
         status = self.status()
         try:
             disk_free: int | None = shutil.disk_usage(self.state_dir).free
         except OSError:
             disk_free = None
-        return {
-            "version": __version__,
-            "set": status.set,
-            "set_version": status.set_version,
-            "sync_state": status.sync_state,
-            "sync_reason": status.sync_reason,
-            "last_lift": status.last_lift,
-            "audio_ok": status.audio_ok,
-            "hook_ok": status.hook_ok,
-            "disk_free_bytes": disk_free,
-            "uptime_s": round(self.clock() - self.started, 1),
-            "sent_at": self.wall(),
-            "clock_offset_s": self.clock_offset_s,
-            "events_dropped": box.dropped(),
-            "queue_len": len(box),
-            "heartbeat_interval": self.config.heartbeat_interval,
-        }
+        return fit_heartbeat(
+            {
+                "version": __version__,
+                "set": status.set,
+                "set_version": status.set_version,
+                "sync_state": status.sync_state,
+                "sync_reason": status.sync_reason,
+                "last_lift": status.last_lift,
+                "audio_ok": status.audio_ok,
+                "hook_ok": status.hook_ok,
+                "disk_free_bytes": disk_free,
+                "uptime_s": round(self.clock() - self.started, 1),
+                "sent_at": self.wall(),
+                "clock_offset_s": self.clock_offset_s,
+                "events_dropped": box.dropped(),
+                "queue_len": len(box),
+                "heartbeat_interval": self.config.heartbeat_interval,
+            }
+        )
 
     def _beat(self, box: Outbox) -> None:
         try:
@@ -166,3 +200,12 @@ class FleetWorker:
             log.warning("heartbeat failed: %s", e)
         except Exception:
             log.exception("heartbeat failed")
+
+
+def _sendable(record: dict[str, Any]) -> dict[str, Any] | None:
+    """`record` as the hub takes it (an EventRecord), fitted if it was queued unchecked."""
+    try:
+        return EventRecord.model_validate(record).dump()
+    except ValueError:
+        at = record.get("at")
+        return fit_event(record, at) if isinstance(at, int | float) else None

@@ -313,10 +313,11 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 def booth_token(hub: tuple[str, str]) -> str:
     made = subprocess.run(
-        [*ADMIN, "--hub", hub[0], "--token", hub[1], "booth", "add", "--group", "lobby"],
+        [*ADMIN, "--hub", hub[0], "booth", "add", "--group", "lobby"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "KIOSK_HUB_TOKEN": hub[1]},
     )
     return made.stdout.strip().splitlines()[-1]
 
@@ -325,7 +326,9 @@ def booth_token(hub: tuple[str, str]) -> str:
 def test_install_enrolls_once_and_reports_refusals(
     tmp_path: Path, target: Path, hub: tuple[str, str]
 ) -> None:
-    flags = base_args(target, "--hub", hub[0], "--token", booth_token(hub), enroll=True)
+    token_file = tmp_path / "token"
+    token_file.write_text(booth_token(hub) + "\n")
+    flags = base_args(target, "--hub", hub[0], "--token-file", str(token_file), enroll=True)
     first = run_install(*flags)
     assert first.returncode == 0, first.stdout + first.stderr
     assert any(c.startswith("enroll") for c in lines(first, "changed")), first.stdout
@@ -339,7 +342,7 @@ def test_install_enrolls_once_and_reports_refusals(
     other = tmp_path / "other"
     shutil.copytree(target / "etc", other / "etc", symlinks=True, ignore=_only_accounts)
     refused = run_install(*base_args(other, "--hub", hub[0], "--token", "bad", enroll=True))
-    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.returncode == 2, refused.stdout + refused.stderr  # the old flag still works
     assert "refused the token" in refused.stderr
     shutil.rmtree(other / "var")
     nowhere = base_args(other, "--hub", "http://127.0.0.1:9", "--token", "t", enroll=True)

@@ -9,6 +9,7 @@
     GET  /healthz
     GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py)
     GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
+    WS   /live/twilio, /live/audiohook, /live/booth   live calls relayed (hub/live/)
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
 """
@@ -39,6 +40,9 @@ from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
+from hub.live import settings as live_settings
+from hub.live.relay import Relay
+from hub.live.routes import live_router
 from hub.metrics import metrics_router
 from hub.readdb import ReadOnlyDatabase
 from hub.settings import Settings
@@ -176,6 +180,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         return db.publishes()
 
     app.include_router(fleet_router(FleetStore(db)))
+    app.include_router(live_router(Relay(live_settings.load(settings.data)), auth))
     sessions = AdminSessions(settings.admin_token().encode(), clock)
     app.include_router(dashboard_router(reader, sessions, clock))
     app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))

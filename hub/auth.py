@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from hub.db import Database
 
@@ -37,7 +38,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def bearer(request: Request) -> str | None:
+def bearer(request: HTTPConnection) -> str | None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return given if scheme.lower() == "bearer" and given else None
 
@@ -49,7 +50,8 @@ class Auth:
         self._admin = admin_token.encode()
         self._db = db
 
-    def principal(self, request: Request) -> Principal | None:
+    def principal(self, request: HTTPConnection) -> Principal | None:
+        """From an HTTP request or a WebSocket upgrade."""
         given = bearer(request)
         if given is None:
             return None

@@ -14,9 +14,12 @@ class CallAnswered:
 
 @dataclass(frozen=True)
 class CallAudio:
-    """RTP arrives for dial number `call`: the live call is audible."""
+    """RTP (or the hub's first frame) arrives for dial number `call`: the call is audible.
+    From the hub, `source` is the platform and `call_id` its id for the call."""
 
     call: int
+    source: str = ""
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,11 @@ class CallIncoming:
     """Someone calls the booth: it never answers (listen-only); the main loop rejects it."""
 
     peer: str
+
+
+@dataclass(frozen=True)
+class LivePresence:
+    """The hub says `calls` calls are live now; `new` when one of them was not before."""
+
+    calls: int
+    new: bool

@@ -62,7 +62,7 @@ def test_audio_flowing_fades_the_cue_and_goes_live() -> None:
     s.handle(Lifted(10.0), 10.0, WALL)
     assert s.handle(CallAnswered(1), 10.1, WALL) == []
     fx = s.handle(CallAudio(1), 10.11, WALL)
-    assert fx == [Stop(), Report({"event": "live_start", "t": 10.11, "uri": URI})]
+    assert fx == [Stop(), Report({"event": "live_start", "t": 10.11, "uri": URI, "source": "sip"})]
     assert s.state is State.LIVE and s.status() == "live call"
 
 
@@ -79,6 +79,7 @@ def test_hang_up_while_live_sends_bye_and_reports_what_was_heard() -> None:
         "listened_ms": 32000,
         "reason": "hangup",
         "uri": URI,
+        "source": "sip",
     }
     assert names(fx) == ["live_end", "hangup"] and Stop() not in fx
     assert s.state is State.IDLE
@@ -91,7 +92,14 @@ def test_rejection_falls_back_to_clips_once_the_cue_is_over(reason: str) -> None
     s.handle(Lifted(10.0), 10.0, WALL)
     fx = s.handle(CallClosed(1, reason), 10.01, WALL)
     assert reports(fx) == [
-        {"event": "live_end", "t": 10.01, "listened_ms": 0, "reason": reason, "uri": URI}
+        {
+            "event": "live_end",
+            "t": 10.01,
+            "listened_ms": 0,
+            "reason": reason,
+            "uri": URI,
+            "source": "sip",
+        }
     ]
     assert Hangup(1) not in fx and s.state is State.PLAYING  # the cue finishes its two notes
     fx = s.handle(SoundFinished(CUE), 10.26, WALL)

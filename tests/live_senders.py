@@ -9,6 +9,7 @@ that much (frames stay in order: TCP), `stall_after_s` stops the audio but keeps
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -317,13 +318,13 @@ class BoothReader(threading.Thread):
         self.messages: list[dict[str, Any]] = []
         self.frames: list[tuple[float, int, int, bytes]] = []  # (arrival, leg, seq, payload)
         self.ws: ClientConnection | None = None
+        self._stack = contextlib.ExitStack()
         self.error: BaseException | None = None
         self._cond = threading.Condition()
 
     def open(self) -> BoothReader:
-        self.ws = connect(
-            self.url, additional_headers={"Authorization": f"Bearer {self.credential}"}
-        )
+        headers = {"Authorization": f"Bearer {self.credential}"}
+        self.ws = self._stack.enter_context(connect(self.url, additional_headers=headers))
         self.start()
         return self
 
@@ -355,10 +356,12 @@ class BoothReader(threading.Thread):
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no {kind} within {timeout} s: {self.messages}")
+                    raise AssertionError(
+                        f"no {kind} in {timeout} s: {self.messages} {self.error!r}"
+                    )
                 self._cond.wait(left)
 
     def close(self) -> None:
+        self._stack.close()
         if self.ws is not None:
-            self.ws.close()
-        self.join(5)
+            self.join(5)

@@ -162,10 +162,9 @@ class HubLink:
         from websockets.sync.client import connect
 
         headers = {"Authorization": f"Bearer {self.identity.credential}"}
-        ws = connect(self.url, additional_headers=headers, open_timeout=10, max_size=2**20)
-        with self._lock:
-            self._ws = ws
-        try:
+        with connect(self.url, additional_headers=headers, open_timeout=10, max_size=2**20) as ws:
+            with self._lock:
+                self._ws = ws
             while not self._stop.is_set():
                 try:
                     message: str | bytes | None = ws.recv(timeout=POLL_S)
@@ -177,8 +176,6 @@ class HubLink:
                     self._control(json.loads(message))
                 self._check()
             return "stopping"
-        finally:
-            ws.close()
 
     def _frame(self, data: bytes) -> None:
         n, leg, seq = int.from_bytes(data[0:2]), data[2], int.from_bytes(data[3:7])

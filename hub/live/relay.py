@@ -58,13 +58,24 @@ class Call:
     tags: tuple[str, ...] = ()
     paused: bool = False
     backlog: deque[tuple[int, int, bytes]] = field(default_factory=deque)
+    heard_at: float = 0.0  # when its last frame came (a stalled stream is not picked)
     listeners: set[Listener] = field(default_factory=set)
     last_seq: int = -1
 
 
+STALE_S = 2.0  # a call with no frame for this long (and not paused) is not picked
+
+
 def pick(calls: Iterable[Call], now: float, min_age_s: float) -> Call | None:
-    """The call live longest among relayed ones at least `min_age_s` old (not the greeting)."""
-    ready = [c for c in calls if c.relayed and now - c.started >= min_age_s]
+    """The call live longest among relayed ones at least `min_age_s` old (not the greeting),
+    leaving out streams that stalled."""
+    ready = [
+        c
+        for c in calls
+        if c.relayed
+        and now - c.started >= min_age_s
+        and (c.paused or now - max(c.heard_at, c.started) < STALE_S)
+    ]
     return min(ready, key=lambda c: c.started, default=None)
 
 
@@ -120,6 +131,7 @@ class Relay:
             self.stats["frames_dropped_without_consent"] += 1
             return
         self.stats["frames_in"] += 1
+        call.heard_at = self.clock()
         if call.paused:
             return
         call.last_seq = max(call.last_seq, seq)

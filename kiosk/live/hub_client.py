@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 HEADER_BYTES = 7  # ">HBI": listen number, leg, frame sequence
 FRAME_MS = 20
-POLL_S = 0.1
+STALL_CHECK_S = 0.1  # while a call plays
+IDLE_S = 30.0  # otherwise: wake only for presence ageing past min_age_s
 
 
 def hub_ws_url(hub: str) -> str:
@@ -167,7 +168,7 @@ class HubLink:
                 self._ws = ws
             while not self._stop.is_set():
                 try:
-                    message: str | bytes | None = ws.recv(timeout=POLL_S)
+                    message: str | bytes | None = ws.recv(timeout=self._timeout())
                 except TimeoutError:
                     message = None
                 if isinstance(message, bytes):
@@ -223,6 +224,14 @@ class HubLink:
 
     _source = "hub"
     _call_id = ""
+
+    def _timeout(self) -> float:
+        """Until the next thing `_check` must notice: a stall, or a call coming of age."""
+        if self._listen:
+            return STALL_CHECK_S
+        elapsed = self.clock() - self._presence_at
+        waits = [self.live.min_age_s - float(c.get("age_s", 0)) - elapsed for c in self._calls]
+        return min([w for w in waits if w > 0] + [IDLE_S]) + 0.01
 
     def _check(self) -> None:
         """Presence ageing past `min_age_s` (LiveStatus), and a listen whose frames stalled."""

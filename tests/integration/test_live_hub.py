@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.audio_rig import PulseSink, Recorder
+from tests.audio_rig import PulseSink, Recorder, last_nonsilent
 from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
 from tests.hubproc import HubProcess
@@ -200,17 +200,57 @@ def test_a_stalled_stream_fades_then_falls_back_to_clips(
     try:
         sender.start()
         wait_live(booth)
-        booth.send("lift")
-        booth.wait_for("live_start")
-        end = booth.wait_for("live_end")
-        booth.wait_for("clip_start")
-        booth.send("hangup")
-        booth.wait_for("hangup")
+        with pulse.record() as rec:
+            booth.send("lift")
+            start = booth.wait_for("live_start")
+            end = booth.wait_for("live_end")
+            booth.wait_for("clip_start")
+            booth.send("hangup")
+            booth.wait_for("hangup")
+            rec.sync(0.1)
     finally:
         sender.halt()
         assert booth.quit() == 0
     sender.finish()
     assert end["reason"] == "stalled" and end["listened_ms"] > 1000
+    # Before the "call ended" cue: the voice, then a fade when the frames stop, not a cut.
+    heard = window(rec, start["t"], end["t"] - 0.05)
+    last = last_nonsilent(heard)
+    assert last is not None and last < len(heard) - 0.5 * 48000  # then silence until live_end
+    speech = rms(heard[last - 48000 : last - 24000])
+    tail = rms(heard[last - round(0.06 * 48000) : last])
+    assert 0 < tail < 0.3 * speech, (tail, speech)
+
+
+def rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def test_the_next_live_call_follows_then_clips_when_the_relay_drops(
+    tmp_path: Path, hub: HubProcess, pulse: PulseSink
+) -> None:
+    booth = hub_booth(tmp_path, hub, pulse, **{"live__continue": "true"})
+    first = TwilioSender(ws(hub, "/live/twilio"), TWILIO_TOKEN, voice(3.0, 1), params=CONSENT)
+    second = TwilioSender(ws(hub, "/live/twilio"), TWILIO_TOKEN, voice(20.0, 2), params=CONSENT)
+    try:
+        first.start()
+        first.started.wait(5)
+        second.start()
+        wait_live(booth)
+        booth.send("lift")
+        booth.wait_for("live_start", 2, timeout=20)
+        hub.stop()  # the relay drops mid-call
+        dropped = booth.wait_for("live_end", 2)
+        booth.wait_for("clip_start")
+        booth.send("hangup")
+        booth.wait_for("hangup")
+    finally:
+        first.halt()
+        second.halt()
+        assert booth.quit() == 0
+    starts, ends = booth.named("live_start"), booth.named("live_end")
+    assert [s["call_id"] for s in starts] == [first.call_sid, second.call_sid]
+    assert ends[0]["reason"] == "call ended" and dropped["reason"] == "relay lost"
 
 
 def test_loss_and_jitter_keep_playback_continuous(

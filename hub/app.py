@@ -40,6 +40,7 @@ from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
+from hub.live import metrics as live_metrics
 from hub.live import settings as live_settings
 from hub.live.relay import Relay
 from hub.live.routes import live_router
@@ -180,9 +181,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         return db.publishes()
 
     app.include_router(fleet_router(FleetStore(db)))
-    app.include_router(live_router(Relay(live_settings.load(settings.data)), auth))
+    relay = Relay(live_settings.load(settings.data))
+    app.include_router(live_router(relay, auth))
     sessions = AdminSessions(settings.admin_token().encode(), clock)
     app.include_router(dashboard_router(reader, sessions, clock))
-    app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
+    app.include_router(
+        metrics_router(reader, clock, not settings.database_url, lambda: live_metrics.render(relay))
+    )
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     return app

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import requests
 from websockets.exceptions import InvalidStatus
 
 from tests.audio_rig import PulseSink, Recorder, last_nonsilent
@@ -318,12 +319,16 @@ def test_the_relay_forwards_the_frames_it_took(tmp_path: Path, hub: HubProcess) 
         time.sleep(0.5)
         reader.send(type="listen", n=1, legs="customer", min_age_s=0, prefill_ms=100)
         listening = reader.wait_for("listening")
+        admin = {"Authorization": f"Bearer {hub.token}"}
+        metrics = requests.get(f"{hub.url}/metrics", headers=admin, timeout=10).text
         reader.wait_for("ended", timeout=10)
         first.finish()
         second.finish()
     finally:
         reader.close()
     assert listening["call"] == first.call_sid
+    assert 'live_calls{source="twilio"} 2' in metrics
+    assert "live_booths_connected 1" in metrics and "live_booths_listening 1" in metrics
     seqs = [seq for _, _, seq, _ in reader.frames]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and seqs[-1] == 149
     assert all(leg == 0 for _, leg, _, _ in reader.frames)

@@ -20,6 +20,12 @@ CONSENT = {"consent": "yes"}
 def live_hub(tmp_path: Path, secret: bool = True, **env: str) -> HubProcess:
     """A started hub whose relay takes Twilio and AudioHook streams signed with the keys
     above (AudioHook signatures required when `secret`)."""
+    return live_hubs(tmp_path, 1, secret, **env)[0]
+
+
+def live_hubs(tmp_path: Path, count: int, secret: bool = True, **env: str) -> list[HubProcess]:
+    """`count` hub processes (workers) on one data folder; give them KIOSK_HUB_REDIS_URL to
+    share calls. Each is started; stop every one."""
     data = init_hub_data(tmp_path / "hub-data", tmp_path / "keys")
     settings = {
         "KIOSK_HUB_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
@@ -27,7 +33,15 @@ def live_hub(tmp_path: Path, secret: bool = True, **env: str) -> HubProcess:
         **({"KIOSK_HUB_AUDIOHOOK_CLIENT_SECRET": AUDIOHOOK_SECRET} if secret else {}),
         **env,
     }
-    return HubProcess(data, env=settings).start()
+    hubs: list[HubProcess] = []
+    try:
+        for _ in range(count):
+            hubs.append(HubProcess(data, env=settings).start())
+    except BaseException:
+        for hub in hubs:
+            hub.stop()
+        raise
+    return hubs
 
 
 def enroll(hub: HubProcess, name: str = "b1") -> identity.Identity:

@@ -17,9 +17,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.live.settings import LiveHubSettings
+
+if TYPE_CHECKING:
+    from hub.live.bus import RedisBus
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class Call:
     paused: bool = False
     backlog: deque[tuple[int, int, bytes]] = field(default_factory=deque)
     heard_at: float = 0.0  # when its last frame came (a stalled stream is not picked)
+    remote: bool = False  # taken by another hub worker (hub/live/bus.py)
     listeners: set[Listener] = field(default_factory=set)
     last_seq: int = -1
 
@@ -97,6 +101,7 @@ class Relay:
         self.listeners: set[Listener] = set()
         self.stats: Counter[str] = Counter()
         self._backlog_frames = max(1, settings.backlog_ms // FRAME_MS) * 2
+        self.bus: RedisBus | None = None  # set by the bus: local calls are published
 
     # -- intakes ---------------------------------------------------------------------------
     def open(self, call_id: str, source: str, params: Mapping[str, Any]) -> Call:
@@ -112,12 +117,26 @@ class Relay:
         elif not allowed:
             self.stats["calls_filtered"] += 1
         if call.relayed:
-            old = self.calls.pop(call_id, None)
-            if old is not None:
-                self._end(old, "replaced")
-            self.calls[call_id] = call
-            self._presence()
+            self._add(call)
+            if self.bus is not None:
+                self.bus.opened(call)
         return call
+
+    def adopt(
+        self, call_id: str, source: str, age_s: float, queue: str, tags: tuple[str, ...]
+    ) -> Call:
+        """A call another worker took and relays (it checked consent)."""
+        call = Call(call_id, source, self.clock() - age_s, True, queue, tags, remote=True)
+        call.heard_at = self.clock()
+        self._add(call)
+        return call
+
+    def _add(self, call: Call) -> None:
+        old = self.calls.pop(call.id, None)
+        if old is not None:
+            self._end(old, "replaced")
+        self.calls[call.id] = call
+        self._presence()
 
     def update(self, call: Call, params: Mapping[str, Any]) -> None:
         """New parameters mid-call (AudioHook `update`): consent withdrawn stops the relay."""
@@ -132,6 +151,8 @@ class Relay:
             return
         self.stats["frames_in"] += 1
         call.heard_at = self.clock()
+        if self.bus is not None and not call.remote:
+            self.bus.frame(call, leg, seq, payload)
         if call.paused:
             return
         call.last_seq = max(call.last_seq, seq)
@@ -144,12 +165,16 @@ class Relay:
 
     def pause(self, call: Call, paused: bool) -> None:
         call.paused = paused
+        if self.bus is not None and not call.remote:
+            self.bus.paused(call, paused)
         for listener in call.listeners:
             listener.send(_text("paused" if paused else "resumed", n=listener.n))
 
     def close(self, call: Call, reason: str) -> None:
         if self.calls.get(call.id) is call:
             del self.calls[call.id]
+            if self.bus is not None and not call.remote:
+                self.bus.closed(call, reason)
             self._presence()  # first: a booth then knows whether another call is there
             self._end(call, reason)
 

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from hub.auth import Auth
+from hub.live.bus import RedisBus
 from hub.live.relay import AGENT, CUSTOMER, FRAME_BYTES, FRAME_MS, Call, Listener, Relay
 from hub.live.signatures import audiohook_problem, twilio_valid
 
@@ -38,6 +39,12 @@ class ProtocolError(ValueError):
 def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time) -> APIRouter:
     router = APIRouter()
     settings = relay.settings
+    bus = RedisBus(settings.redis_url, relay, wall) if settings.redis_url else None
+
+    async def shared() -> None:
+        """With several workers: join the Redis bus before the first stream or booth."""
+        if bus is not None:
+            await bus.ensure_started()
 
     async def refuse(ws: WebSocket, what: str, why: str) -> None:
         relay.stats[f"refused_{what}"] += 1
@@ -58,6 +65,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         if not twilio_valid(signed_url(ws), {}, settings.twilio_auth_token, given):
             await refuse(ws, "twilio", "bad or missing X-Twilio-Signature")
             return
+        await shared()
         await ws.accept()
         call: Call | None = None
         reason = "stop"
@@ -70,6 +78,13 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
                     params = start.get("customParameters") or {}
                     if not isinstance(params, dict) or call is not None:
                         raise ProtocolError("start: bad customParameters, or a second start")
+                    media_format = start.get("mediaFormat") or {}
+                    if (
+                        not isinstance(media_format, dict)
+                        or media_format.get("encoding") != "audio/x-mulaw"
+                        or media_format.get("sampleRate") != 8000
+                    ):
+                        raise ProtocolError(f"start: not 8 kHz μ-law: {media_format}")
                     call = relay.open(str(start.get("callSid", "")), "twilio", params)
                 elif event == "media":
                     if call is None:
@@ -103,6 +118,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         if problem is not None:
             await refuse(ws, "audiohook", problem)
             return
+        await shared()
         await ws.accept()
         session = AudioHookSession(relay, headers["audiohook-session-id"])
         reason = "closed"
@@ -134,6 +150,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         if who is None or who.role != "booth":
             await refuse(ws, "booth", "no booth credential")
             return
+        await shared()
         await ws.accept()
         listener = Listener(who.booth_id, asyncio.Queue(settings.booth_queue_frames))
         relay.join(listener)

@@ -5,7 +5,8 @@
      "audiohook_client_secret": "...",    KIOSK_HUB_AUDIOHOOK_CLIENT_SECRET (base64)
      "public_url": "wss://hub.example.com",  KIOSK_HUB_PUBLIC_URL (what Twilio signs)
      "consent_param": "consent", "consent_value": "yes",
-     "queues": [], "tags": []}            KIOSK_HUB_LIVE_QUEUES / _TAGS (comma-separated)
+     "queues": [], "tags": [],            KIOSK_HUB_LIVE_QUEUES / _TAGS (comma-separated)
+     "redis_url": ""}                     KIOSK_HUB_REDIS_URL (several hub workers)
 
 An intake with no secret configured refuses every stream.
 """
@@ -29,6 +30,7 @@ _STRINGS = {
     "public_url": "KIOSK_HUB_PUBLIC_URL",
     "consent_param": "KIOSK_HUB_LIVE_CONSENT_PARAM",
     "consent_value": "KIOSK_HUB_LIVE_CONSENT_VALUE",
+    "redis_url": "KIOSK_HUB_REDIS_URL",
 }
 _LISTS = {"queues": "KIOSK_HUB_LIVE_QUEUES", "tags": "KIOSK_HUB_LIVE_TAGS"}
 
@@ -41,6 +43,7 @@ class LiveHubSettings:
     public_url: str = ""  # scheme://host[:port] Twilio was given; "" = from the request
     consent_param: str = "consent"
     consent_value: str = "yes"
+    redis_url: str = ""  # redis://host:6379/0: share calls with other hub workers
     queues: tuple[str, ...] = ()  # relay only calls in these queues ("" = any)
     tags: tuple[str, ...] = ()  # relay only calls with one of these tags ("" = any)
     backlog_ms: int = 500  # audio kept per call for a booth that starts listening

@@ -73,6 +73,8 @@ class HubLink:
         self._seen: set[str] = set()
         self._presence_at = 0.0
         self._up: LiveStatus | None = None
+        self._source = "hub"  # the listen's platform and call id, from the hub's `listening`
+        self._call_id = ""
 
     # -- main thread -----------------------------------------------------------------------
     def start(self) -> None:
@@ -221,9 +223,6 @@ class HubLink:
         elif kind in ("paused", "resumed"):
             self._paused = kind == "paused"
             self._last_frame = self.clock()
-
-    _source = "hub"
-    _call_id = ""
 
     def _timeout(self) -> float:
         """Until the next thing `_check` must notice: a stall, or a call coming of age."""

@@ -28,9 +28,11 @@ from tests.live_hub_rig import (
     enroll_into,
     live_counters,
     live_hub,
+    live_hubs,
 )
 from tests.live_rig import at_device_rate, voice
 from tests.live_senders import AudioHookClient, BoothReader, TwilioSender, twilio_signature
+from tests.redisproc import RedisServer
 
 pytestmark = pytest.mark.pulse
 
@@ -152,6 +154,7 @@ def test_an_audiohook_session_is_heard(tmp_path: Path, pulse: PulseSink, signed:
             assert booth.quit() == 0
         hub.stop()
     assert [m["type"] for m in client.received] == ["opened", "pong", "closed"]
+    assert "+1555" not in str(booth.events)  # the participant's ani never reaches a booth
     assert start["source"] == "audiohook" and start["call_id"] == client.conversation_id
     heard = window(rec, start["t"] + 0.3, hang["t"])
     assert heard_score(heard, at_device_rate(customer)) > 0.8
@@ -335,3 +338,38 @@ def test_the_relay_forwards_the_frames_it_took(tmp_path: Path, hub: HubProcess) 
     got = b"".join(p for *_, p in reader.frames)
     assert got == first.customer[seqs[0] * 160 :]
     assert 5 <= len([1 for t, *_ in reader.frames if t - reader.frames[0][0] < 0.005]) <= 6
+
+
+def test_two_workers_share_calls_through_redis(tmp_path: Path) -> None:
+    """A stream entering one hub worker reaches a booth connected to the other, byte for byte;
+    its end too. A worker started later learns the calls already live."""
+    with RedisServer(tmp_path / "redis") as redis:
+        first, second = live_hubs(tmp_path, 2, KIOSK_HUB_REDIS_URL=redis.url)
+        late: HubProcess | None = None
+        try:
+            reader = BoothReader(second.url, enroll(first).credential).open()
+            sender = TwilioSender(
+                ws(first, "/live/twilio"), TWILIO_TOKEN, voice(3.0, 4), params=CONSENT
+            )
+            sender.start()
+            presence = reader.wait_for("presence", where=lambda m: m["calls"])
+            time.sleep(0.5)
+            reader.send(type="listen", n=3, legs="customer", min_age_s=0.3, prefill_ms=60)
+            listening = reader.wait_for("listening")
+            late = HubProcess(first.data, env=dict(first.env)).start()
+            late_reader = BoothReader(late.url, enroll(first, "b2").credential).open()
+            late_presence = late_reader.wait_for("presence", where=lambda m: m["calls"])
+            ended = reader.wait_for("ended", timeout=10)
+            sender.finish()
+            late_reader.close()
+            reader.close()
+        finally:
+            for hub in (first, second, late):
+                if hub is not None:
+                    hub.stop()
+    assert presence["calls"][0]["id"] == sender.call_sid == listening["call"] == ended["call"]
+    assert late_presence["calls"][0]["id"] == sender.call_sid
+    assert late_presence["calls"][0]["age_s"] > 0.5
+    seqs = [seq for _, _, seq, _ in reader.frames]
+    assert seqs == list(range(seqs[0], 150)) and seqs[0] > 10
+    assert b"".join(p for *_, p in reader.frames) == sender.customer[seqs[0] * 160 :]

@@ -9,7 +9,8 @@ Everything on 127.0.0.1: the real hub (`kiosk-hub serve`) with its relay, Twilio
    and hang-up -> silence (the last loud sample after the hook edge);
 2. `--calls` calls streaming into the hub and `--booths` booth connections (a child process,
    asyncio) listening: hub-added frame delay, from the sender's send to a booth connection's
-   receipt (p50/p99; includes both ends' Python), and the hub's CPU meanwhile (/proc).
+   receipt (p50/p99, timed on 10 connections with a full WebSocket client while the others
+   only drain their sockets; includes both ends' Python), and the hub's CPU meanwhile.
    The default policy puts every booth on the longest-live call: the fan-out is the same.
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import requests
 
 from bench.__main__ import percentiles, progress
 from bench.common import BenchError, cpu_seconds, run_main
@@ -145,10 +148,53 @@ def measure_lifts(tmp: Path, hub: HubProcess, pulse: PulseSink, n: int) -> dict[
     }
 
 
-def _readers(url: str, credentials: list[str], seconds: float, out: Any) -> None:
-    """Child process: `len(credentials)` booth connections; send back (call, seq, arrival)."""
+MEASURED = 10  # booth connections timed with a full WebSocket client; the rest only drain
 
-    async def one(credential: str, got: list[tuple[str, int, float]], ready: Any) -> None:
+
+def _listen_frame() -> bytes:
+    """The `listen` message as a masked client text frame (RFC 6455), for the raw sinks."""
+    body = json.dumps(
+        {"type": "listen", "n": 1, "legs": "customer", "min_age_s": 0, "prefill_ms": 20}
+    ).encode()
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+    return bytes([0x81, 0x80 | len(body)]) + mask + masked
+
+
+async def _sink(host: str, port: int, credential: str, seconds: float) -> int:
+    """A booth connection that reads and discards (its client costs next to nothing), so the
+    hub still sends to every connection while the bench measures only `MEASURED` of them."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        (
+            "GET /live/booth HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {credential}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")  # 101: only then does the hub read messages
+    writer.write(_listen_frame())
+    await writer.drain()
+    received = 0
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            chunk = await asyncio.wait_for(reader.read(1 << 16), left)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        received += len(chunk)
+    writer.close()
+    return received
+
+
+def _readers(url: str, credentials: list[str], seconds: float, out: Any) -> None:
+    """Child process: the booth connections; send back (call, seq, arrival) of the measured."""
+
+    async def measured(credential: str, got: list[tuple[str, int, float]]) -> int:
         from websockets.asyncio.client import connect
 
         headers = {"Authorization": f"Bearer {credential}"}
@@ -159,7 +205,6 @@ def _readers(url: str, credentials: list[str], seconds: float, out: Any) -> None
                 )
             )
             call = ""
-            ready()
             end = time.monotonic() + seconds
             while (left := end - time.monotonic()) > 0:
                 try:
@@ -169,21 +214,18 @@ def _readers(url: str, credentials: list[str], seconds: float, out: Any) -> None
                 now = time.monotonic()
                 if isinstance(message, bytes):
                     got.append((call, int.from_bytes(message[3:7]), now))
-                else:
-                    body = json.loads(message)
-                    if body.get("type") == "listening":
-                        call = body["call"]
+                elif json.loads(message).get("type") == "listening":
+                    call = json.loads(message)["call"]
+        return 0
 
-    async def main() -> list[tuple[str, int, float]]:
+    async def main() -> tuple[list[tuple[str, int, float]], int, float]:
         got: list[tuple[str, int, float]] = []
-        count = 0
-
-        def ready() -> None:
-            nonlocal count
-            count += 1
-
-        await asyncio.gather(*(one(c, got, ready) for c in credentials))
-        return got
+        host, port = url.split("://")[1].split("/")[0].split(":")
+        jobs = [measured(c, got) for c in credentials[:MEASURED]]
+        jobs += [_sink(host, int(port), c, seconds) for c in credentials[MEASURED:]]
+        cpu0, t0 = time.process_time(), time.monotonic()
+        sizes = await asyncio.gather(*jobs)
+        return got, sum(sizes), 100 * (time.process_time() - cpu0) / (time.monotonic() - t0)
 
     out.put(asyncio.run(main()))
 
@@ -213,7 +255,10 @@ def measure_fanout(hub: HubProcess, calls: int, booths: int, seconds: float) -> 
     cpu0, t0 = cpu_seconds(stat), time.monotonic()
     time.sleep(seconds - 1)
     hub_cpu = 100 * (cpu_seconds(stat) - cpu0) / (time.monotonic() - t0)
-    got = queue.get(timeout=seconds + 60)
+    got, drained, client_cpu = queue.get(timeout=seconds + 60)
+    admin = {"Authorization": f"Bearer {hub.token}"}
+    inside = requests.get(f"{hub.url}/api/v1/live", headers=admin, timeout=10).json()
+    in_hub = inside["frame_delay_ms"]
     child.join(30)
     for s in senders:
         s.halt()
@@ -229,16 +274,27 @@ def measure_fanout(hub: HubProcess, calls: int, booths: int, seconds: float) -> 
         raise BenchError("no frames reached the booth connections")
     p50, p99 = float(np.percentile(delays, 50)), float(np.percentile(delays, 99))
     print(
+        f"in the hub (frame queued -> written to the booth's socket, the last "
+        f"{in_hub.get('frames')} frames): p50 {in_hub.get('p50')} ms, p99 {in_hub.get('p99')} ms"
+    )
+    print(
         f"{calls} calls -> {booths} booth connections: frame delay p50 {p50:.1f} ms, "
-        f"p99 {p99:.1f} ms ({len(delays)} frames); hub CPU {hub_cpu:.0f} % of one core"
+        f"p99 {p99:.1f} ms ({len(delays)} frames); hub CPU {hub_cpu:.0f} % of one core, "
+        f"the booth side's {client_cpu:.0f} %, load average {os.getloadavg()[0]:.1f}"
     )
     return {
         "calls": calls,
         "booth_connections": booths,
         "frames_measured": len(delays),
+        "measured_connections": min(MEASURED, booths),
+        "bytes_to_the_other_connections": drained,
         "frame_delay_ms_p50": round(p50, 1),
         "frame_delay_ms_p99": round(p99, 1),
+        "in_hub_delay_ms_p50": in_hub.get("p50"),
+        "in_hub_delay_ms_p99": in_hub.get("p99"),
         "hub_cpu_percent": round(hub_cpu, 1),
+        "booth_side_cpu_percent": round(client_cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 

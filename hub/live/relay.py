@@ -38,7 +38,7 @@ class Listener:
     """One booth's connection: what it listens to and what waits to be sent to it."""
 
     booth_id: str
-    outbox: asyncio.Queue[bytes | str]
+    outbox: asyncio.Queue[tuple[bytes | str, float]]  # with when it was queued (monotonic)
     call: Call | None = None
     n: int = 0
     legs: frozenset[int] = LEGS["both"]
@@ -46,7 +46,7 @@ class Listener:
 
     def send(self, item: bytes | str) -> None:
         try:
-            self.outbox.put_nowait(item)
+            self.outbox.put_nowait((item, time.monotonic()))
         except asyncio.QueueFull:
             self.dropped += 1  # a slow booth loses frames, never slows the others
 
@@ -100,6 +100,7 @@ class Relay:
         self.calls: dict[str, Call] = {}
         self.listeners: set[Listener] = set()
         self.stats: Counter[str] = Counter()
+        self.delays_s: deque[float] = deque(maxlen=20_000)  # frame queued -> sent to a booth
         self._backlog_frames = max(1, settings.backlog_ms // FRAME_MS) * 2
         self.bus: RedisBus | None = None  # set by the bus: local calls are published
 
@@ -253,7 +254,20 @@ class Relay:
             "booths_connected": len(self.listeners),
             "booths_listening": sum(1 for b in self.listeners if b.call is not None),
             "counters": dict(self.stats),
+            "frame_delay_ms": _percentiles(self.delays_s),
         }
+
+
+def _percentiles(values: deque[float]) -> dict[str, float]:
+    """p50 and p99 in ms of the latest frames' hub-added delay."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {"p50": at(0.5), "p99": at(0.99), "frames": len(ordered)}
 
 
 def _text(kind: str, **fields: Any) -> str:

@@ -154,7 +154,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         await ws.accept()
         listener = Listener(who.booth_id, asyncio.Queue(settings.booth_queue_frames))
         relay.join(listener)
-        pump = asyncio.create_task(_pump(ws, listener))
+        pump = asyncio.create_task(_pump(ws, listener, relay))
         try:
             while True:
                 message = _json(await ws.receive_text())
@@ -181,12 +181,14 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
     return router
 
 
-async def _pump(ws: WebSocket, listener: Listener) -> None:
+async def _pump(ws: WebSocket, listener: Listener, relay: Relay) -> None:
+    """Send what is queued for one booth, in order; note each frame's time in the hub."""
     while True:
-        item = await listener.outbox.get()
+        item, queued = await listener.outbox.get()
         try:
             if isinstance(item, bytes):
                 await ws.send_bytes(item)
+                relay.delays_s.append(time.monotonic() - queued)
             else:
                 await ws.send_text(item)
         except (WebSocketDisconnect, RuntimeError, OSError):

@@ -116,7 +116,7 @@ def listener() -> Listener:
 def drain(who: Listener) -> list[Any]:
     out = []
     while not who.outbox.empty():
-        out.append(who.outbox.get_nowait())
+        out.append(who.outbox.get_nowait()[0])
     return out
 
 

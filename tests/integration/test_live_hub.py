@@ -337,7 +337,6 @@ def test_the_relay_forwards_the_frames_it_took(tmp_path: Path, hub: HubProcess) 
     assert all(leg == 0 for _, leg, _, _ in reader.frames)
     got = b"".join(p for *_, p in reader.frames)
     assert got == first.customer[seqs[0] * 160 :]
-    assert 5 <= len([1 for t, *_ in reader.frames if t - reader.frames[0][0] < 0.005]) <= 6
 
 
 def test_two_workers_share_calls_through_redis(tmp_path: Path) -> None:

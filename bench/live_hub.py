@@ -12,6 +12,8 @@ Everything on 127.0.0.1: the real hub (`kiosk-hub serve`) with its relay, Twilio
    receipt (p50/p99, timed on 10 connections with a full WebSocket client while the others
    only drain their sockets; includes both ends' Python), and the hub's CPU meanwhile.
    The default policy puts every booth on the longest-live call: the fan-out is the same.
+3. the same through two hub workers sharing calls by Redis (`redis-server` on 127.0.0.1): the
+   calls enter one worker, the booths are connected to the other (skip with --no-redis).
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
 """
@@ -38,9 +40,10 @@ from tests.audio_rig import RATE, PulseSink, Recorder, best_lag
 from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
 from tests.hubproc import HubProcess
-from tests.live_hub_rig import CONSENT, TWILIO_TOKEN, enroll, enroll_into, live_hub
+from tests.live_hub_rig import CONSENT, TWILIO_TOKEN, enroll, enroll_into, live_hub, live_hubs
 from tests.live_rig import at_device_rate, voice
 from tests.live_senders import TwilioSender
+from tests.redisproc import RedisServer
 
 Floats = npt.NDArray[np.float32]
 LOUD = 1e-3
@@ -230,13 +233,20 @@ def _readers(url: str, credentials: list[str], seconds: float, out: Any) -> None
     out.put(asyncio.run(main()))
 
 
-def measure_fanout(hub: HubProcess, calls: int, booths: int, seconds: float) -> dict[str, Any]:
+def measure_fanout(
+    hub: HubProcess, calls: int, booths: int, seconds: float, intake: HubProcess | None = None
+) -> dict[str, Any]:
+    """Booths on `hub`; the calls enter `intake` (another worker, through Redis) or `hub`."""
+    intake = intake or hub
     ids = [enroll(hub, f"bench{i}") for i in range(max(1, booths // 20))]
     credentials = [ids[i % len(ids)].credential for i in range(booths)]
     url = hub.url.replace("http", "ws")
     senders = [
         TwilioSender(
-            f"{url}/live/twilio", TWILIO_TOKEN, voice(seconds + 6, seed=30 + i), params=CONSENT
+            f"{intake.url.replace('http', 'ws')}/live/twilio",
+            TWILIO_TOKEN,
+            voice(seconds + 6, seed=30 + i),
+            params=CONSENT,
         )
         for i in range(calls)
     ]
@@ -249,12 +259,12 @@ def measure_fanout(hub: HubProcess, calls: int, booths: int, seconds: float) -> 
     child = multiprocessing.get_context("spawn").Process(
         target=_readers, args=(f"{url}/live/booth", credentials, seconds + 2, queue)
     )
-    stat = Path(f"/proc/{hub.pid}/stat")
+    stats = [Path(f"/proc/{h.pid}/stat") for h in {hub.pid: hub, intake.pid: intake}.values()]
     child.start()
     time.sleep(2.0)  # connections up
-    cpu0, t0 = cpu_seconds(stat), time.monotonic()
+    cpu0, t0 = sum(map(cpu_seconds, stats)), time.monotonic()
     time.sleep(seconds - 1)
-    hub_cpu = 100 * (cpu_seconds(stat) - cpu0) / (time.monotonic() - t0)
+    hub_cpu = 100 * (sum(map(cpu_seconds, stats)) - cpu0) / (time.monotonic() - t0)
     got, drained, client_cpu = queue.get(timeout=seconds + 60)
     admin = {"Authorization": f"Bearer {hub.token}"}
     inside = requests.get(f"{hub.url}/api/v1/live", headers=admin, timeout=10).json()
@@ -312,6 +322,17 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             figures["fanout"] = measure_fanout(hub, args.calls, args.booths, args.seconds)
     finally:
         hub.stop()
+    if args.booths and args.redis:
+        progress("the same through two hub workers and Redis (calls in one, booths on the other)")
+        with RedisServer(tmp / "redis") as redis:
+            workers = live_hubs(tmp / "two", 2, KIOSK_HUB_REDIS_URL=redis.url)
+            try:
+                figures["fanout_two_workers_redis"] = measure_fanout(
+                    workers[1], args.calls, args.booths, args.seconds, intake=workers[0]
+                )
+            finally:
+                for worker in workers:
+                    worker.stop()
     figures["goals"] = GOALS
     return figures
 
@@ -322,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=10, help="calls streaming in (default 10)")
     parser.add_argument("--booths", type=int, default=200, help="booth connections (200)")
     parser.add_argument("--seconds", type=float, default=10.0, help="fan-out window (10 s)")
+    parser.add_argument(
+        "--no-redis", dest="redis", action="store_false", help="skip the two-worker figure"
+    )
     args = parser.parse_args(argv)
     return run_main("bench.live_hub", lambda tmp: run(args, tmp))
 

@@ -230,8 +230,8 @@ class Session:
             case CallAnswered(call=call) if self._current(call):
                 self.answered = True  # audible only once RTP flows (CallAudio)
                 return []
-            case CallClosed(call=call, reason=reason) if self._current(call):
-                return self._call_closed(reason, now, wall)
+            case CallClosed(call=call, reason=reason, more=more) if self._current(call):
+                return self._call_closed(reason, now, wall, more)
             case LiveStatus(up=up, reason=reason):
                 self.live_up = up
                 if not up and self.call_open:
@@ -307,7 +307,9 @@ class Session:
         effects.append(Report({**report, "uri": self.live.uri, **tags}))
         return effects
 
-    def _call_closed(self, reason: str, now: float, wall: dt.datetime) -> list[Effect]:
+    def _call_closed(
+        self, reason: str, now: float, wall: dt.datetime, more: bool | None = None
+    ) -> list[Effect]:
         assert self.live is not None
         was_live = self.state is State.LIVE
         effects = self._end_call(reason, now, hang_up=False)
@@ -317,7 +319,7 @@ class Session:
         cue = self.live.call_ended
         self.playing, self.started_at = cue, now
         effects.append(Play(cue))
-        if self.live.continue_ and self.live_up:
+        if self.live.continue_ and self.live_up and more is not False:
             return effects + self._dial(now)
         self.state = State.PLAYING
         return effects

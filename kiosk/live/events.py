@@ -24,10 +24,13 @@ class CallAudio:
 
 @dataclass(frozen=True)
 class CallClosed:
-    """Dial number `call` ended; `reason` is the SIP reason (e.g. "486 Busy Here")."""
+    """Dial number `call` ended; `reason` is the SIP reason (e.g. "486 Busy Here"). `more`:
+    whether another live call is there to go on to (the hub relay knows; None = ask
+    `live_up`)."""
 
     call: int
     reason: str
+    more: bool | None = None
 
 
 @dataclass(frozen=True)

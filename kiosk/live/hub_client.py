@@ -149,7 +149,7 @@ class HubLink:
                 self._ws = None
                 lost, self._listen = self._listen, 0
             if lost:
-                self.post(CallClosed(lost, "relay lost"))
+                self.post(CallClosed(lost, "relay lost", False))
             self._calls = []
             self._status(False, reason)
             self.post(LivePresence(0, False))
@@ -219,7 +219,9 @@ class HubLink:
         elif kind in ("none", "ended"):
             with self._lock:
                 self._listen = 0
-            self.post(CallClosed(n, "no live call" if kind == "none" else "call ended"))
+            # The hub sent the presence without this call first: is there another to go on to?
+            reason = "no live call" if kind == "none" else "call ended"
+            self.post(CallClosed(n, reason, self._ready()))
         elif kind in ("paused", "resumed"):
             self._paused = kind == "paused"
             self._last_frame = self.clock()
@@ -235,17 +237,22 @@ class HubLink:
     def _check(self) -> None:
         """Presence ageing past `min_age_s` (LiveStatus), and a listen whose frames stalled."""
         now = self.clock()
-        elapsed = now - self._presence_at
-        ready = any(float(c.get("age_s", 0)) + elapsed >= self.live.min_age_s for c in self._calls)
-        self._status(ready, "" if ready else "no live call")
+        ready = self._ready()
         with self._lock:
             current = self._listen
+        if ready or not current:  # the call heard ends by `ended` (CallClosed), not by this
+            self._status(ready, "" if ready else "no live call")
         stalled = now - self._last_frame >= self.live.rtp_timeout_s
         if current and self._audible and not self._paused and stalled:
             with self._lock:
                 self._listen = 0
             self._send({"type": "stop", "n": current}, None)
             self.post(CallClosed(current, "stalled"))
+
+    def _ready(self) -> bool:
+        """A call at least `min_age_s` old is live (by the last presence, aged since)."""
+        elapsed = self.clock() - self._presence_at
+        return any(float(c.get("age_s", 0)) + elapsed >= self.live.min_age_s for c in self._calls)
 
     def _status(self, up: bool, reason: str) -> None:
         status = LiveStatus(up, reason)

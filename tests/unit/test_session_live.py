@@ -163,3 +163,30 @@ def test_offhook_timeout_hangs_up_a_live_call_before_the_prompt() -> None:
     fx = s.handle(Tick(70.0), 70.0, WALL)
     assert fx[0] == Hangup(1) and names(fx) == ["live_end", "offhook_timeout"]
     assert s.state is State.PROMPT
+
+
+def test_relayed_call_names_its_platform_and_id_and_says_when_none_follows() -> None:
+    s = Session(
+        SessionConfig(pause_s=1.5, max_clips_per_lift=3, offhook_timeout_s=60),
+        Sound("end_tone", None, 1.0),
+        Sound("hang_up", None, 2.0),
+        lambda c, wall: True,
+        LiveSettings("ws://hub/live/booth", 1.5, True, CUE, ENDED, "hub"),
+    )
+    s.start()
+    s.handle(Prepared(CLIP), 0.0, WALL)
+    s.handle(LiveStatus(True), 0.0, WALL)
+    s.handle(Lifted(10.0), 10.0, WALL)
+    start = reports(s.handle(CallAudio(1, "twilio", "CA1"), 10.02, WALL))[0]
+    assert (start["source"], start["call_id"]) == ("twilio", "CA1")
+    fx = s.handle(CallClosed(1, "call ended", more=False), 20.0, WALL)
+    end = reports(fx)[0]
+    assert (end["source"], end["call_id"], end["reason"]) == ("twilio", "CA1", "call ended")
+    assert not any(isinstance(e, Dial) for e in fx)  # live.continue, but no other call
+    assert s.handle(SoundFinished(ENDED), 20.26, WALL)[0] == Play(CLIP)
+    # A dial the hub answered with no call at all: source "hub", no call_id.
+    s.handle(HungUp(21.0), 21.0, WALL)
+    s.handle(Prepared(CLIP), 21.0, WALL)
+    s.handle(Lifted(30.0), 30.0, WALL)
+    none = reports(s.handle(CallClosed(2, "no live call"), 30.01, WALL))[0]
+    assert none["source"] == "hub" and "call_id" not in none and none["listened_ms"] == 0

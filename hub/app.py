@@ -42,6 +42,7 @@ from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
 from hub.live import metrics as live_metrics
 from hub.live import settings as live_settings
+from hub.live.dashboard import live_dashboard_router
 from hub.live.relay import Relay
 from hub.live.routes import live_router
 from hub.metrics import metrics_router
@@ -185,6 +186,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     app.include_router(live_router(relay, auth))
     sessions = AdminSessions(settings.admin_token().encode(), clock)
     app.include_router(dashboard_router(reader, sessions, clock))
+    app.include_router(live_dashboard_router(relay, reader, sessions, clock))
     app.include_router(
         metrics_router(reader, clock, not settings.database_url, lambda: live_metrics.render(relay))
     )

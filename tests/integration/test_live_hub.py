@@ -372,3 +372,41 @@ def test_two_workers_share_calls_through_redis(tmp_path: Path) -> None:
     seqs = [seq for _, _, seq, _ in reader.frames]
     assert seqs == list(range(seqs[0], 150)) and seqs[0] > 10
     assert b"".join(p for *_, p in reader.frames) == sender.customer[seqs[0] * 160 :]
+
+
+def test_the_live_dashboard(tmp_path: Path, hub: HubProcess) -> None:
+    """Calls live now, booths listening, minutes listened by source, behind the admin login."""
+    me = enroll(hub)
+    now = time.time()
+    records = [
+        {"event": "live_end", "at": now, "t": 1.0, "listened_ms": 120_000, "source": "twilio"},
+        {"event": "live_end", "at": now, "t": 2.0, "listened_ms": 30_000, "source": "audiohook"},
+        {"event": "live_end", "at": now, "t": 3.0, "listened_ms": 60_000, "uri": "sip:x@y"},
+    ]
+    booth = {"Authorization": f"Bearer {me.credential}"}
+    body = {"events": [{"id": f"0000000{i}", "record": r} for i, r in enumerate(records)]}
+    assert requests.post(f"{hub.url}/api/v1/events", json=body, headers=booth, timeout=10).ok
+    web = requests.Session()
+    assert (
+        requests.get(f"{hub.url}/dashboard/live", timeout=10, allow_redirects=False).status_code
+        == 303
+    )
+    web.post(f"{hub.url}/login", data={"token": hub.token}, timeout=10)
+    reader = BoothReader(hub.url, me.credential).open()
+    sender = TwilioSender(ws(hub, "/live/twilio"), TWILIO_TOKEN, voice(3.0, 6), params=CONSENT)
+    try:
+        sender.start()
+        reader.wait_for("presence", where=lambda m: m["calls"])
+        reader.send(type="listen", n=1, legs="both", min_age_s=0, prefill_ms=20)
+        reader.wait_for("listening")
+        page = web.get(f"{hub.url}/dashboard/live", timeout=10)
+        sender.finish()
+    finally:
+        sender.halt()
+        reader.close()
+    assert page.status_code == 200
+    html = page.text
+    assert sender.call_sid in html and "1 live now" in html and "1 listening" in html
+    assert '<td>twilio</td><td class="num">2.0</td>' in html
+    assert '<td>audiohook</td><td class="num">0.5</td>' in html
+    assert '<td>sip</td><td class="num">1.0</td>' in html

@@ -555,7 +555,10 @@ class Booth:
         if self.sync_state in ("stale", "error"):
             status += f"; content {self.sync_state}, playing the last good set"
         if self.live is not None and not self.live_status.up:
-            status += f"; live calls unavailable ({self.live_status.reason})"
+            if self.live_status.reason == "no live call":  # the hub relay: nothing to hear now
+                status += "; no live call"
+            else:
+                status += f"; live calls unavailable ({self.live_status.reason})"
         playing = self.session.playing
         clip = playing.clip if playing is not None else None
         snap = Snapshot(

@@ -410,3 +410,27 @@ def test_the_live_dashboard(tmp_path: Path, hub: HubProcess) -> None:
     assert '<td>twilio</td><td class="num">2.0</td>' in html
     assert '<td>audiohook</td><td class="num">0.5</td>' in html
     assert '<td>sip</td><td class="num">1.0</td>' in html
+
+
+def test_a_booth_on_one_worker_hears_a_call_taken_by_another(
+    tmp_path: Path, pulse: PulseSink
+) -> None:
+    customer = voice(8.0, seed=23)
+    with RedisServer(tmp_path / "redis") as redis:
+        intake, booths = live_hubs(tmp_path, 2, KIOSK_HUB_REDIS_URL=redis.url)
+        booth: HeadlessBooth | None = None
+        sender = TwilioSender(ws(intake, "/live/twilio"), TWILIO_TOKEN, customer, params=CONSENT)
+        try:
+            booth = hub_booth(tmp_path, booths, pulse, live__legs="customer")
+            sender.start()
+            wait_live(booth)
+            rec, start, hang = listen_once(booth, pulse, 2.0)
+        finally:
+            sender.halt()
+            if booth is not None:
+                assert booth.quit() == 0
+            intake.stop()
+            booths.stop()
+    assert start["call_id"] == sender.call_sid
+    heard = window(rec, start["t"] + 0.3, hang["t"])
+    assert heard_score(heard, at_device_rate(customer)) > 0.8

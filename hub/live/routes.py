@@ -26,7 +26,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from hub.auth import Auth
 from hub.live.bus import RedisBus
 from hub.live.relay import AGENT, CUSTOMER, FRAME_BYTES, FRAME_MS, Call, Listener, Relay
-from hub.live.signatures import audiohook_problem, twilio_valid
+from hub.live.signatures import Nonces, audiohook_problem, twilio_valid
 
 log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
@@ -40,6 +40,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
     router = APIRouter()
     settings = relay.settings
     bus = RedisBus(settings.redis_url, relay, wall) if settings.redis_url else None
+    nonces = Nonces()
 
     async def shared() -> None:
         """With several workers: join the Redis bus before the first stream or booth."""
@@ -113,7 +114,12 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         headers = {k.lower(): v for k, v in ws.headers.items()}
         target = ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
         problem = audiohook_problem(
-            headers, target, settings.audiohook_api_key, settings.audiohook_client_secret, wall()
+            headers,
+            target,
+            settings.audiohook_api_key,
+            settings.audiohook_client_secret,
+            wall(),
+            nonces,
         )
         if problem is not None:
             await refuse(ws, "audiohook", problem)

@@ -81,15 +81,32 @@ def audiohook_signature(base: bytes, client_secret: str) -> str:
     return base64.b64encode(hmac.new(key, base, hashlib.sha256).digest()).decode()
 
 
+class Nonces:
+    """Signature nonces seen while their signature could still be valid: a replayed upgrade
+    is refused (per hub process; a signature lives `expires` + MAX_SKEW_S at most)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def fresh(self, nonce: str, until: float, now: float) -> bool:
+        if len(self._until) >= 1000:  # forget the expired now and then
+            self._until = {n: t for n, t in self._until.items() if t >= now}
+        if nonce in self._until:
+            return False
+        self._until[nonce] = until
+        return True
+
+
 def audiohook_problem(
     headers: Mapping[str, str],
     target: str,
     api_key: str,
     client_secret: str,
     now: float,
+    nonces: Nonces | None = None,
 ) -> str | None:
     """Why this upgrade is refused, or None. `headers` has lower-case names; `target` is the
-    path plus query."""
+    path plus query; `nonces` refuses a signature seen before."""
     given = headers.get("x-api-key", "")
     if not api_key or not hmac.compare_digest(given.encode(), api_key.encode()):
         return "bad or missing X-API-KEY"
@@ -120,4 +137,8 @@ def audiohook_problem(
         return "the configured client secret is not base64"
     if not hmac.compare_digest(wanted.encode(), sig.group(2).encode()):
         return "bad signature"
+    nonce = str(si.params.get("nonce", ""))
+    until = (expires if isinstance(expires, int) else created + 300) + MAX_SKEW_S
+    if nonces is not None and nonce and not nonces.fresh(nonce, until, now):
+        return "signature replayed (nonce seen before)"
     return None

@@ -16,7 +16,7 @@ from gpiozero.pins.mock import MockFactory
 
 from hub.live.relay import HEADER, Listener, Relay, pick
 from hub.live.settings import LiveHubSettings, load
-from hub.live.signatures import audiohook_problem, twilio_signature, twilio_valid
+from hub.live.signatures import Nonces, audiohook_problem, twilio_signature, twilio_valid
 from kiosk.bell import Bell
 from kiosk.config import BellConfig, parse_config
 from kiosk.errors import ConfigError
@@ -55,6 +55,16 @@ def headers(secret: str | None, **change: str) -> dict[str, str]:
 def problem(h: dict[str, str], secret: str = SECRET, now: float | None = None) -> str | None:
     now = dt.datetime.now().timestamp() if now is None else now
     return audiohook_problem(h, "/live/audiohook", KEY, secret, now)
+
+
+def test_audiohook_replayed_signature_is_refused() -> None:
+    nonces = Nonces()
+    now = dt.datetime.now().timestamp()
+    h = headers(SECRET)
+    assert audiohook_problem(h, "/live/audiohook", KEY, SECRET, now, nonces) is None
+    again = audiohook_problem(h, "/live/audiohook", KEY, SECRET, now + 1, nonces)
+    assert again == "signature replayed (nonce seen before)"
+    assert audiohook_problem(headers(SECRET), "/live/audiohook", KEY, SECRET, now, nonces) is None
 
 
 def test_audiohook_signed_and_unsigned() -> None:

@@ -4,7 +4,9 @@ enrolled on it, for tests/integration/test_live_hub.py and bench/live_hub.py."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -17,16 +19,26 @@ AUDIOHOOK_SECRET = base64.b64encode(b"audiohook client secret for tests").decode
 CONSENT = {"consent": "yes"}
 
 
-def live_hub(tmp_path: Path, secret: bool = True, **env: str) -> HubProcess:
+def live_hub(
+    tmp_path: Path, secret: bool = True, file: dict[str, Any] | None = None, **env: str
+) -> HubProcess:
     """A started hub whose relay takes Twilio and AudioHook streams signed with the keys
     above (AudioHook signatures required when `secret`)."""
-    return live_hubs(tmp_path, 1, secret, **env)[0]
+    return live_hubs(tmp_path, 1, secret, file, **env)[0]
 
 
-def live_hubs(tmp_path: Path, count: int, secret: bool = True, **env: str) -> list[HubProcess]:
+def live_hubs(
+    tmp_path: Path,
+    count: int,
+    secret: bool = True,
+    file: dict[str, Any] | None = None,
+    **env: str,
+) -> list[HubProcess]:
     """`count` hub processes (workers) on one data folder; give them KIOSK_HUB_REDIS_URL to
-    share calls. Each is started; stop every one."""
+    share calls; `file` is written as `<data>/live.json`. Each is started; stop every one."""
     data = init_hub_data(tmp_path / "hub-data", tmp_path / "keys")
+    if file is not None:
+        (data / "live.json").write_text(json.dumps(file))
     settings = {
         "KIOSK_HUB_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "KIOSK_HUB_AUDIOHOOK_API_KEY": AUDIOHOOK_KEY,

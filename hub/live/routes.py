@@ -161,6 +161,7 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
         listener = Listener(who.booth_id, asyncio.Queue(settings.booth_queue_frames))
         relay.join(listener)
         pump = asyncio.create_task(_pump(ws, listener, relay))
+        watch = asyncio.create_task(_still_enrolled(ws, auth, settings.revoked_check_s))
         try:
             while True:
                 message = _json(await ws.receive_text())
@@ -176,15 +177,27 @@ def live_router(relay: Relay, auth: Auth, wall: Callable[[], float] = time.time)
             pass
         finally:
             relay.leave(listener)
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     @router.get("/api/v1/live")
     def live_status() -> dict[str, Any]:
         return relay.snapshot()  # the /api/ middleware lets only the admin through
 
     return router
+
+
+async def _still_enrolled(ws: WebSocket, auth: Auth, every_s: float) -> None:
+    """A booth revoked while connected is cut off within `every_s`."""
+    while True:
+        await asyncio.sleep(every_s)
+        if auth.principal(ws) is None:
+            log.info("live: a revoked booth's connection is closed")
+            with contextlib.suppress(RuntimeError):
+                await ws.close(code=POLICY_VIOLATION)
+            return
 
 
 async def _pump(ws: WebSocket, listener: Listener, relay: Relay) -> None:

@@ -48,6 +48,7 @@ class LiveHubSettings:
     tags: tuple[str, ...] = ()  # relay only calls with one of these tags ("" = any)
     backlog_ms: int = 500  # audio kept per call for a booth that starts listening
     booth_queue_frames: int = 250  # frames waiting for one slow booth before drops (5 s)
+    revoked_check_s: float = 30.0  # a booth revoked while connected is cut off this soon
 
     def consented(self, params: Mapping[str, Any]) -> bool:
         return str(params.get(self.consent_param, "")) == self.consent_value
@@ -79,6 +80,8 @@ def load(data: Path, environ: Mapping[str, str] = os.environ) -> LiveHubSettings
                 values[key] = tuple(value)
             elif key in ("backlog_ms", "booth_queue_frames") and isinstance(value, int):
                 values[key] = value
+            elif key == "revoked_check_s" and isinstance(value, int | float) and value > 0:
+                values[key] = float(value)
             else:
                 problems.append(f"{path}: {key}: unknown key or wrong type")
         if problems:

@@ -434,3 +434,26 @@ def test_a_booth_on_one_worker_hears_a_call_taken_by_another(
     assert start["call_id"] == sender.call_sid
     heard = window(rec, start["t"] + 0.3, hang["t"])
     assert heard_score(heard, at_device_rate(customer)) > 0.8
+
+
+def test_a_revoked_booth_is_cut_off(tmp_path: Path) -> None:
+    hub = live_hub(tmp_path, file={"revoked_check_s": 0.2, "consent_value": "granted"})
+    try:
+        me = enroll(hub)
+        reader = BoothReader(hub.url, me.credential).open()
+        reader.wait_for("presence")
+        admin = {"Authorization": f"Bearer {hub.token}"}
+        revoke = f"{hub.url}/api/v1/booths/{me.booth_id}/revoke"
+        assert requests.post(revoke, headers=admin, timeout=10).ok
+        reader.join(10)
+        assert not reader.is_alive()  # the hub closed the connection
+        reader.close()
+        with pytest.raises(InvalidStatus):
+            BoothReader(hub.url, me.credential).open()
+        # live.json's consent value, not the default "yes"
+        sender = TwilioSender(ws(hub, "/live/twilio"), TWILIO_TOKEN, np.zeros(4000), params=CONSENT)
+        sender.start()
+        sender.finish()
+        assert live_counters(hub)["calls_without_consent"] == 1
+    finally:
+        hub.stop()

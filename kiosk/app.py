@@ -294,6 +294,7 @@ class Booth:
             case _StreamClosed():
                 self._closer = None
                 self.mixer.reset()
+                self._live_voice = False  # a relayed call plays again once audio is back
             case SoundFinished() | Prepared() | CallAnswered() | CallClosed():
                 self._feed(event, now)
             case CallAudio():
@@ -510,6 +511,7 @@ class Booth:
         if self._retry_at is not None:
             self._retry_at = None
             self._feed(AudioBack(self.audio.device_name), now)
+            self._play_relayed_call()
         self._backoff_s = 1.0
         if not self._readied:
             self._readied = True

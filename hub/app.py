@@ -10,6 +10,7 @@
     GET  /healthz
     GET  /login, /dashboard, ...      the admin's web pages (hub/dashboard.py, hub/console.py)
     GET  /metrics                     Prometheus text format; admin token (hub/metrics.py)
+    WS   /live/twilio, /live/audiohook, /live/booth   live calls relayed (hub/live/)
 
 The hub holds only the online keys: it can re-sign snapshot and timestamp, never targets.
 """
@@ -48,6 +49,11 @@ from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
 from hub.fleetstore import FleetStore
+from hub.live import metrics as live_metrics
+from hub.live import settings as live_settings
+from hub.live.dashboard import live_dashboard_router
+from hub.live.relay import Relay
+from hub.live.routes import live_router
 from hub.metrics import metrics_router
 from hub.origin import SameOrigin
 from hub.ratelimit import GuessLimit, Limiter
@@ -209,12 +215,17 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
 
     limiter = Limiter(settings.rate_limits)
     app.include_router(fleet_router(FleetStore(db), limiter, audit))
+    relay = Relay(live_settings.load(settings.data))
+    app.include_router(live_router(relay, auth))
     sessions = AdminSessions(
         settings.admin_token().encode(), clock, named=admins.name_of, active=admins.active
     )
     app.include_router(dashboard_router(reader, sessions, clock, lambda: clip_lengths(repo)))
     app.include_router(console_router(reader, repo, sessions, clock))
-    app.include_router(metrics_router(reader, clock, incremental=not settings.database_url))
+    app.include_router(live_dashboard_router(relay, reader, sessions, clock))
+    app.include_router(
+        metrics_router(reader, clock, not settings.database_url, lambda: live_metrics.render(relay))
+    )
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     # Outermost last: the body cap comes before everything, then the guess limit.
     app.add_middleware(GuessLimit, limiter=limiter)

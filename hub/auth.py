@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from hub.db import Database
 
@@ -39,7 +40,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def bearer(request: Request) -> str | None:
+def bearer(request: HTTPConnection) -> str | None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return given if scheme.lower() == "bearer" and given else None
 
@@ -55,7 +56,8 @@ class Auth:
         self._db = db
         self._named = named
 
-    def principal(self, request: Request) -> Principal | None:
+    def principal(self, request: HTTPConnection) -> Principal | None:
+        """From an HTTP request or a WebSocket upgrade."""
         given = bearer(request)
         if given is None:
             return None

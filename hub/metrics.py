@@ -42,6 +42,9 @@ def _family(
     return lines
 
 
+family = _family  # for other modules' families (hub/live/metrics.py)
+
+
 def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
     """The exposition text for the fleet as of `now` (Unix s); updates `totals`."""
     by_state = stats.booth_counts(db, now)
@@ -72,8 +75,14 @@ def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
     return "\n".join(lines) + "\n"
 
 
-def metrics_router(db: stats.Reader, clock: Clock, incremental: bool = True) -> APIRouter:
-    """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals)."""
+def metrics_router(
+    db: stats.Reader,
+    clock: Clock,
+    incremental: bool = True,
+    extra: Callable[[], list[str]] | None = None,
+) -> APIRouter:
+    """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals); `extra`
+    adds families (the live relay's)."""
     router = APIRouter(include_in_schema=False)
     totals = stats.EventTotals(incremental)
     if incremental:  # count the table once now, not in the first scrape (~230 ms at 1M events)
@@ -81,7 +90,10 @@ def metrics_router(db: stats.Reader, clock: Clock, incremental: bool = True) -> 
 
     @router.get("/metrics", dependencies=[Depends(require_admin)])
     def metrics() -> Response:
-        return PlainTextResponse(render(db, clock(), totals), media_type=CONTENT_TYPE)
+        text = render(db, clock(), totals)
+        if extra is not None:
+            text += "\n".join(extra()) + "\n"
+        return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     return router
 

@@ -4,7 +4,8 @@ A POST (or any other unsafe method) to a page path, not /api/ (bearer tokens, no
 must come from the hub's own pages: its Origin, or else its Referer's origin, is the origin
 the request was sent to (scheme and Host, as uvicorn sees them behind a trusted proxy), and
 Sec-Fetch-Site, if sent, is not "cross-site". Every WebSocket handshake is held to the same
-rule (a page elsewhere could otherwise open one with the admin's cookie); a refused one is
+rule (a page elsewhere could otherwise open one with the admin's cookie), except the relay's
+/live/ intakes and booth feed, which take no cookie; a refused one is
 closed before it is accepted, which the server answers with 403. Browsers send Origin with
 every form POST and handshake; a request with neither Origin nor Referer is no browser's and
 is let through (its credential would have to be in it). Refused: 403, before the form is read.
@@ -53,7 +54,9 @@ class SameOrigin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and cross_origin(scope):
+        # /live/*: contact centers and booths, with signatures or bearer credentials, no cookies
+        live = scope["path"].startswith("/live/")
+        if scope["type"] == "websocket" and not live and cross_origin(scope):
             await send({"type": "websocket.close", "code": 1008})
             return
         if (

@@ -49,7 +49,14 @@ from kiosk.fleet.status import BoothStatus
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.lamp import StatusLamp, look_for
 from kiosk.live.cues import chime
-from kiosk.live.events import CallAnswered, CallAudio, CallClosed, CallIncoming, LiveStatus
+from kiosk.live.events import (
+    CallAnswered,
+    CallAudio,
+    CallClosed,
+    CallIncoming,
+    LivePresence,
+    LiveStatus,
+)
 from kiosk.live.link import LiveLink
 from kiosk.session import (
     Dial,
@@ -68,6 +75,8 @@ from kiosk.session import (
 from kiosk.sync.store import SetStore
 
 if TYPE_CHECKING:
+    from kiosk.fleet.identity import Identity
+    from kiosk.live.hub_client import HubLink
     from kiosk.sync.worker import SyncWorker
 from kiosk.systemd import Notifier
 
@@ -135,8 +144,10 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
-        self.live: LiveLink | None = None
+        self.live: LiveLink | HubLink | None = None
         self.live_status = LiveStatus(False, "starting")
+        self.live_calls = 0  # calls live at the hub relay (presence)
+        self._live_voice = False  # the mixer plays the hub relay's call
         self.fleet_status = BoothStatus()  # for the fleet thread's heartbeat; replaced whole
         self._last_lift: float | None = None
         self._hook_ok = False
@@ -167,7 +178,7 @@ class Booth:
         hook: HookSwitch | None = None
         library: Library | None = None
         sync: SyncWorker | None = None
-        live: LiveLink | None = None
+        live: LiveLink | HubLink | None = None
         self.audio: AudioOutput | None = None
         try:
             if cfg.status_led.pin is not None:
@@ -224,8 +235,9 @@ class Booth:
                 sync = self.sync = self._sync_worker(self.store)
                 sync.on_hook.set()
             if cfg.live.enabled:
-                live = self.live = LiveLink(cfg.live, Path(cfg.state_dir) / "baresip", self.post)
-                live.start()
+                live = self.live = self._live_link()
+                if live is not None:
+                    live.start()
             self._open_audio(self.clock())
             if sync is not None:
                 sync.start()
@@ -284,8 +296,17 @@ class Booth:
             case _StreamClosed():
                 self._closer = None
                 self.mixer.reset()
-            case SoundFinished() | Prepared() | CallAnswered() | CallAudio() | CallClosed():
+                self._live_voice = False  # a relayed call plays again once audio is back
+            case SoundFinished() | Prepared() | CallAnswered() | CallClosed():
                 self._feed(event, now)
+            case CallAudio():
+                self._feed(event, now)
+                self._play_relayed_call()
+            case LivePresence(calls=calls, new=new):
+                self.live_calls = calls
+                if new and self.bell is not None and self.session.state is State.IDLE:
+                    rang = self.bell.ring(self.wall(), now)
+                    self._report({"event": "bell", "t": now, "rang": rang, "why": "live call"})
             case CallIncoming(peer=peer):
                 # Listen-only: refuse (486). While a dial of ours is open baresip's
                 # call_max_calls 1 refuses it, and a hangup now could end our call instead.
@@ -391,10 +412,12 @@ class Booth:
         for effect in effects:
             match effect:
                 case Play(sound=sound):
+                    self._live_voice = False
                     self.mixer.play(sound.samples, SoundFinished(sound))  # type: ignore[arg-type]
                     if sound.clip is not None:
                         self.library.started(sound.clip.file)
                 case Stop():
+                    self._live_voice = False
                     self.mixer.stop()
                 case PrepareNext():
                     self.library.prepare_next(self.wall())
@@ -408,15 +431,55 @@ class Booth:
                 case Hangup(call=call):
                     assert self.live is not None
                     self.live.hangup(call)
+                    if self._live_voice:  # baresip stops its own playback; ours fades out
+                        self._live_voice = False
+                        self.mixer.stop()
+
+    def _play_relayed_call(self) -> None:
+        """The hub relay's call goes live: play its jitter buffer through our mixer."""
+        live = self.live
+        if live is None or isinstance(live, LiveLink) or self.session.state is not State.LIVE:
+            return
+        if not self._live_voice:
+            self._live_voice = True
+            self.mixer.play(live.samples(), None)  # type: ignore[arg-type]
+
+    def _hub_identity(self) -> Identity | None:
+        from kiosk.fleet import identity
+
+        return identity.load(Path(self.config.state_dir))
+
+    def _live_link(self) -> LiveLink | HubLink | None:
+        """baresip's link, or the hub relay's (its client imported only then), or None when
+        the booth is not enrolled (`kiosk enroll`): clips only."""
+        cfg = self.config
+        if cfg.live.source == "sip":
+            return LiveLink(cfg.live, Path(cfg.state_dir) / "baresip", self.post)
+        me = self._hub_identity()
+        if me is None:
+            reason = "live.source is hub but this booth is not enrolled (kiosk enroll)"
+            self._report({"event": "error", "t": self.clock(), "source": "live", "message": reason})
+            self.post(LiveStatus(False, "not enrolled"))
+            return None
+        from kiosk.live.hub_client import HubLink
+
+        return HubLink(cfg.live, me, cfg.audio.rate, self.post)
 
     def _live_settings(self) -> LiveSettings:
         live, rate = self.config.live, self.config.audio.rate
+        uri = live.monitor_uri
+        if live.source == "hub":
+            from kiosk.live.hub_client import hub_ws_url
+
+            me = self._hub_identity()
+            uri = hub_ws_url(me.hub) if me is not None else ""
         return LiveSettings(
-            live.monitor_uri,
+            uri,
             live.answer_timeout,
             live.continue_,
             chime("connecting", rate),
             chime("call_ended", rate),
+            live.source,
         )
 
     def _flush_sinks(self) -> None:
@@ -459,6 +522,7 @@ class Booth:
         if self._retry_at is not None:
             self._retry_at = None
             self._feed(AudioBack(self.audio.device_name), now)
+            self._play_relayed_call()
         self._backoff_s = 1.0
         if not self._readied:
             self._readied = True
@@ -504,7 +568,10 @@ class Booth:
         if self.sync_state in ("stale", "error"):
             status += f"; content {self.sync_state}, playing the last good set"
         if self.live is not None and not self.live_status.up:
-            status += f"; live calls unavailable ({self.live_status.reason})"
+            if self.live_status.reason == "no live call":  # the hub relay: nothing to hear now
+                status += "; no live call"
+            else:
+                status += f"; live calls unavailable ({self.live_status.reason})"
         playing = self.session.playing
         clip = playing.clip if playing is not None else None
         snap = Snapshot(
@@ -529,6 +596,5 @@ class Booth:
             self.fleet_status = fleet
         if self.lamp is not None:
             audio_ok = self.session.audio_ok and self._retry_at is None
-            self.lamp.show(
-                look_for(self._readied, audio_ok, self.session.off_hook, self.sync_state)
-            )
+            off_hook, live_call = self.session.off_hook, self.live_calls > 0
+            self.lamp.show(look_for(self._readied, audio_ok, off_hook, self.sync_state, live_call))

@@ -33,15 +33,21 @@ class Bell:
             raise ValueError("bell.pin is not set")
         self.config = config
         self._device = DigitalOutputDevice(config.pin, pin_factory=pin_factory)
+        self._rang_at: float | None = None
 
-    def ring(self, wall: dt.datetime) -> bool:
-        """Ring once for `ring_s` (gpiozero's own thread times it) unless in quiet hours.
+    def ring(self, wall: dt.datetime, now: float | None = None) -> bool:
+        """Ring once for `ring_s` (gpiozero's own thread times it) unless in quiet hours or,
+        given the monotonic `now`, within `min_interval_s` of the last ring.
 
         Returns whether it rang; never blocks.
         """
         if not may_ring(self.config, wall):
             log.info("bell: quiet hours (%s), not ringing", ", ".join(self.config.quiet_hours))
             return False
+        if now is not None:
+            if self._rang_at is not None and now - self._rang_at < self.config.min_interval_s:
+                return False
+            self._rang_at = now
         self.sound()
         return True
 

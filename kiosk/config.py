@@ -93,9 +93,14 @@ class LiveAccountConfig:
 
 @dataclass(frozen=True)
 class LiveConfig:
-    """Live calls: baresip dials a listen-only monitor extension (see README, Live calls)."""
+    """Live calls: baresip dials a listen-only monitor extension (docs/live-calls.md), or the
+    hub relays cloud contact-center calls (`source: hub`, docs/live-hub.md)."""
 
     enabled: bool = False
+    source: Literal["sip", "hub"] = "sip"
+    legs: Literal["both", "customer"] = "both"  # hub: both legs mixed, or the customer's only
+    min_age_s: float = field(default=5.0, metadata=limits(0, 3600))  # hub: skip the greeting
+    hub_buffer_ms: int = field(default=80, metadata=limits(20, 1000))  # hub: jitter buffer
     monitor_uri: str = field(default="", metadata=limits(check=_sip_uri))
     account: LiveAccountConfig = field(default_factory=LiveAccountConfig)
     answer_timeout: float = field(default=1.5, metadata=limits(0.2, 30))  # seconds
@@ -141,6 +146,7 @@ class BellConfig:
         default=("20:00-08:00",), metadata=limits(check=check_dayparts)
     )
     ring_s: float = field(default=2.0, metadata=limits(0.1, 30))
+    min_interval_s: float = field(default=600.0, metadata=limits(0, 86400))  # between rings
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,11 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 def _build(doc: YamlDoc) -> Config:
     builder = Builder(doc)
     config = builder.build(Config, doc.data)
-    if config is not None and config.live.enabled and not config.live.monitor_uri:
-        builder.fail(("live", "monitor_uri"), "required when live.enabled is true")
+    live = config.live if config is not None else None
+    if live is not None and live.enabled and live.source == "sip" and not live.monitor_uri:
+        builder.fail(
+            ("live", "monitor_uri"), "required when live.enabled is true and live.source is sip"
+        )
     if config is not None and config.live.ctrl_port - config.live.sip_port in (0, 1):
         message = "must differ from sip_port and sip_port + 1 (baresip's SIP over TLS)"
         builder.fail(("live", "ctrl_port"), message)

@@ -25,18 +25,23 @@ class Look(StrEnum):
     IDLE = "idle"  # on the hook, audio and content healthy
     PLAYING = "playing"  # someone has the handset off the hook
     STALE = "stale"  # content sync stale or failing: still playing the last good set
+    LIVE = "live"  # on the hook while a live call is there to hear (the hub relay)
     ERROR = "error"  # the audio device is lost or not there yet
     OFF = "off"  # the daemon has stopped
 
 
-def look_for(ready: bool, audio_ok: bool, off_hook: bool, sync_state: str) -> Look:
-    """The lamp's look; the more urgent wins: error, starting, playing, stale, idle."""
+def look_for(
+    ready: bool, audio_ok: bool, off_hook: bool, sync_state: str, live_call: bool = False
+) -> Look:
+    """The lamp's look; the more urgent wins: error, starting, playing, live, stale, idle."""
     if not audio_ok:
         return Look.ERROR
     if not ready:
         return Look.STARTING
     if off_hook:
         return Look.PLAYING
+    if live_call:
+        return Look.LIVE
     if sync_state in ("stale", "error"):
         return Look.STALE
     return Look.IDLE
@@ -56,6 +61,7 @@ PATTERNS: dict[Look, Pattern] = {
     Look.PLAYING: Pattern(((1, 1.0), (0, 1.0))),  # slow blink, 1 s on, 1 s off
     Look.STALE: Pattern(((1, 0.15), (0, 0.15), (1, 0.15), (0, 1.55))),  # double blink
     Look.ERROR: Pattern(((1, 0.06), (0, 0.06))),  # rapid flicker, 8 per second
+    Look.LIVE: Pattern(((1, 0.4), (0, 0.1), (1, 0.4), (0, 0.6))),  # "ring-ring": lift me now
     Look.OFF: Pattern(((0, STEADY),)),
 }
 # A PWMLED shows "playing" as a steady dim glow instead of the slow blink.

@@ -17,6 +17,9 @@ With live calls (`live` set and baresip up), a lift dials instead of playing a c
     LIVE ──far end hangs up──▶ the "call ended" cue, then CONNECTING (live.continue) or clips
     LIVE ──hang-up / offhook_timeout──▶ Hangup, then as above
 
+From the hub relay (`live.source: hub`) "dial" means "listen to the call the hub picks", and
+`live_up` means a call is live there; the transitions are the same.
+
 `handle()` takes an event with the monotonic time and the local wall time, and returns the
 effects for the main loop to carry out, in order.
 """
@@ -122,6 +125,7 @@ class LiveSettings:
     continue_: bool
     connecting: Sound
     call_ended: Sound
+    source: str = "sip"  # named in live_start/live_end unless the call names its platform
 
 
 class Session:
@@ -143,6 +147,7 @@ class Session:
         self.dialed_at = 0.0
         self.answered = False  # that dial got a 200 OK
         self.live_since: float | None = None  # when its audio started
+        self.call_tags: dict[str, str] = {}  # source and call_id of the call heard
         self.end_tone = end_tone
         self.hang_up = hang_up
         self.eligible = eligible
@@ -221,12 +226,12 @@ class Session:
                     return [*lift, Play(self.live.connecting), *self._dial(now)]
                 return [*lift, *self._next(now, wall)]
             case CallAudio(call=call) if self._current(call) and self.state is State.CONNECTING:
-                return self._live_start(now)
+                return self._live_start(now, event)
             case CallAnswered(call=call) if self._current(call):
                 self.answered = True  # audible only once RTP flows (CallAudio)
                 return []
-            case CallClosed(call=call, reason=reason) if self._current(call):
-                return self._call_closed(reason, now, wall)
+            case CallClosed(call=call, reason=reason, more=more) if self._current(call):
+                return self._call_closed(reason, now, wall, more)
             case LiveStatus(up=up, reason=reason):
                 self.live_up = up
                 if not up and self.call_open:
@@ -270,17 +275,22 @@ class Session:
         self.call += 1
         self.call_open, self.dialed_at, self.live_since = True, now, None
         self.answered = False
+        self.call_tags = {}
         self.state = State.CONNECTING
         return [Dial(self.call, self.live.uri)]
 
-    def _live_start(self, now: float) -> list[Effect]:
+    def _live_start(self, now: float, audio: CallAudio) -> list[Effect]:
         assert self.live is not None
         self.state, self.live_since = State.LIVE, now
+        self.call_tags = {"source": audio.source or self.live.source}
+        if audio.call_id:
+            self.call_tags["call_id"] = audio.call_id
         effects: list[Effect] = []
         if self.playing is not None:
             effects.append(Stop())  # the cue gives way to the call
             self.playing = None
-        effects.append(Report({"event": "live_start", "t": now, "uri": self.live.uri}))
+        report = {"event": "live_start", "t": now, "uri": self.live.uri, **self.call_tags}
+        effects.append(Report(report))
         return effects
 
     def _end_call(self, reason: str, now: float, hang_up: bool) -> list[Effect]:
@@ -289,14 +299,17 @@ class Session:
             return []
         self.call_open = False
         since = self.live_since
+        tags = self.call_tags if since is not None else {"source": self.live.source}
         listened = 0 if since is None else round((now - since) * 1000)
         self.live_since = None
         effects: list[Effect] = [Hangup(self.call)] if hang_up else []
         report = {"event": "live_end", "t": now, "listened_ms": listened, "reason": reason}
-        effects.append(Report({**report, "uri": self.live.uri}))
+        effects.append(Report({**report, "uri": self.live.uri, **tags}))
         return effects
 
-    def _call_closed(self, reason: str, now: float, wall: dt.datetime) -> list[Effect]:
+    def _call_closed(
+        self, reason: str, now: float, wall: dt.datetime, more: bool | None = None
+    ) -> list[Effect]:
         assert self.live is not None
         was_live = self.state is State.LIVE
         effects = self._end_call(reason, now, hang_up=False)
@@ -306,7 +319,7 @@ class Session:
         cue = self.live.call_ended
         self.playing, self.started_at = cue, now
         effects.append(Play(cue))
-        if self.live.continue_ and self.live_up:
+        if self.live.continue_ and self.live_up and more is not False:
             return effects + self._dial(now)
         self.state = State.PLAYING
         return effects

@@ -3,7 +3,8 @@
 #   scripts/dev.sh simulate [ARGS...]   the simulator window on the bundled sample set
 #   scripts/dev.sh headless [ARGS...]   the simulator with commands on stdin, JSON on stdout
 #   scripts/dev.sh test [PYTEST ARGS...] ruff, mypy and the whole test suite
-#   scripts/dev.sh bench                 the benchmarks in bench/ (bench live: live calls only)
+#   scripts/dev.sh bench                 the benchmarks in bench/ (bench live: live calls only;
+#                                        bench live-hub: live calls relayed by the hub)
 # Works on a fresh Debian 12 / Raspberry Pi OS Bookworm machine, as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ shift || true
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev libportaudio2
   libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd
   nginx curl postgresql openssl baresip-core sip-tester shellcheck e2fsprogs chromium
-  chromium-driver softhsm2)
+  chromium-driver softhsm2 redis-server)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()
@@ -90,6 +91,7 @@ case "$job" in
     ;;
   bench)
     if [ "${1:-}" = live ]; then shift; exec .venv/bin/python -m bench.live "$@"; fi
+    if [ "${1:-}" = live-hub ]; then shift; exec .venv/bin/python -m bench.live_hub "$@"; fi
     exec .venv/bin/python -m bench "$@"
     ;;
   *) echo "usage: scripts/dev.sh simulate|headless|test|bench [ARGS...]" >&2; exit 64 ;;

@@ -14,17 +14,23 @@ class CallAnswered:
 
 @dataclass(frozen=True)
 class CallAudio:
-    """RTP arrives for dial number `call`: the live call is audible."""
+    """RTP (or the hub's first frame) arrives for dial number `call`: the call is audible.
+    From the hub, `source` is the platform and `call_id` its id for the call."""
 
     call: int
+    source: str = ""
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
 class CallClosed:
-    """Dial number `call` ended; `reason` is the SIP reason (e.g. "486 Busy Here")."""
+    """Dial number `call` ended; `reason` is the SIP reason (e.g. "486 Busy Here"). `more`:
+    whether another live call is there to go on to (the hub relay knows; None = ask
+    `live_up`)."""
 
     call: int
     reason: str
+    more: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -40,3 +46,11 @@ class CallIncoming:
     """Someone calls the booth: it never answers (listen-only); the main loop rejects it."""
 
     peer: str
+
+
+@dataclass(frozen=True)
+class LivePresence:
+    """The hub says `calls` calls are live now; `new` when one of them was not before."""
+
+    calls: int
+    new: bool

@@ -62,7 +62,7 @@ def test_audio_flowing_fades_the_cue_and_goes_live() -> None:
     s.handle(Lifted(10.0), 10.0, WALL)
     assert s.handle(CallAnswered(1), 10.1, WALL) == []
     fx = s.handle(CallAudio(1), 10.11, WALL)
-    assert fx == [Stop(), Report({"event": "live_start", "t": 10.11, "uri": URI})]
+    assert fx == [Stop(), Report({"event": "live_start", "t": 10.11, "uri": URI, "source": "sip"})]
     assert s.state is State.LIVE and s.status() == "live call"
 
 
@@ -79,6 +79,7 @@ def test_hang_up_while_live_sends_bye_and_reports_what_was_heard() -> None:
         "listened_ms": 32000,
         "reason": "hangup",
         "uri": URI,
+        "source": "sip",
     }
     assert names(fx) == ["live_end", "hangup"] and Stop() not in fx
     assert s.state is State.IDLE
@@ -91,7 +92,14 @@ def test_rejection_falls_back_to_clips_once_the_cue_is_over(reason: str) -> None
     s.handle(Lifted(10.0), 10.0, WALL)
     fx = s.handle(CallClosed(1, reason), 10.01, WALL)
     assert reports(fx) == [
-        {"event": "live_end", "t": 10.01, "listened_ms": 0, "reason": reason, "uri": URI}
+        {
+            "event": "live_end",
+            "t": 10.01,
+            "listened_ms": 0,
+            "reason": reason,
+            "uri": URI,
+            "source": "sip",
+        }
     ]
     assert Hangup(1) not in fx and s.state is State.PLAYING  # the cue finishes its two notes
     fx = s.handle(SoundFinished(CUE), 10.26, WALL)
@@ -155,3 +163,30 @@ def test_offhook_timeout_hangs_up_a_live_call_before_the_prompt() -> None:
     fx = s.handle(Tick(70.0), 70.0, WALL)
     assert fx[0] == Hangup(1) and names(fx) == ["live_end", "offhook_timeout"]
     assert s.state is State.PROMPT
+
+
+def test_relayed_call_names_its_platform_and_id_and_says_when_none_follows() -> None:
+    s = Session(
+        SessionConfig(pause_s=1.5, max_clips_per_lift=3, offhook_timeout_s=60),
+        Sound("end_tone", None, 1.0),
+        Sound("hang_up", None, 2.0),
+        lambda c, wall: True,
+        LiveSettings("ws://hub/live/booth", 1.5, True, CUE, ENDED, "hub"),
+    )
+    s.start()
+    s.handle(Prepared(CLIP), 0.0, WALL)
+    s.handle(LiveStatus(True), 0.0, WALL)
+    s.handle(Lifted(10.0), 10.0, WALL)
+    start = reports(s.handle(CallAudio(1, "twilio", "CA1"), 10.02, WALL))[0]
+    assert (start["source"], start["call_id"]) == ("twilio", "CA1")
+    fx = s.handle(CallClosed(1, "call ended", more=False), 20.0, WALL)
+    end = reports(fx)[0]
+    assert (end["source"], end["call_id"], end["reason"]) == ("twilio", "CA1", "call ended")
+    assert not any(isinstance(e, Dial) for e in fx)  # live.continue, but no other call
+    assert s.handle(SoundFinished(ENDED), 20.26, WALL)[0] == Play(CLIP)
+    # A dial the hub answered with no call at all: source "hub", no call_id.
+    s.handle(HungUp(21.0), 21.0, WALL)
+    s.handle(Prepared(CLIP), 21.0, WALL)
+    s.handle(Lifted(30.0), 30.0, WALL)
+    none = reports(s.handle(CallClosed(2, "no live call"), 30.01, WALL))[0]
+    assert none["source"] == "hub" and "call_id" not in none and none["listened_ms"] == 0

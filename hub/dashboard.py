@@ -158,7 +158,7 @@ def dashboard_router(
         form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
         session_id = sessions.login(form.get("token", [""])[0].strip())
         if session_id is None:
-            return page("login.html", status_code=401, error="That is not the admin token.")
+            return page("login.html", status_code=401, error="That is not an admin token.")
         resp = RedirectResponse("/dashboard", status_code=303, headers=HEADERS)
         resp.set_cookie(
             COOKIE,

@@ -14,7 +14,7 @@ readonly SRC
 
 usage() {
   cat <<'USAGE'
-usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
+usage: sudo scripts/install.sh --hub URL --token-file FILE [options]
        sudo scripts/install.sh --uninstall [--purge] [--root-dir DIR]
 
   --hub URL           the hub, e.g. https://hub.example.com (required to install)
@@ -32,7 +32,7 @@ usage: sudo scripts/install.sh --hub URL --token TOKEN [options]
   --led-pin N         BCM GPIO number of the optional status lamp (LED), 0-27
   --bell-pin N        BCM GPIO number of the optional bell's relay, 0-27
   --audio-card NAME   ALSA name of the USB sound card (default: the first USB card found)
-  --no-enroll         do not enroll now (--token is then optional); re-run without it later
+  --no-enroll         do not enroll now (no token needed); re-run without it later
   --no-selftest       do not run `kiosk selftest` at the end (e.g. no handset attached yet)
   --uninstall         remove the booth software, config and units; keep /var/lib/kiosk
   --purge             with --uninstall: remove /var/lib/kiosk too
@@ -100,7 +100,7 @@ if [ -n "$token_file" ]; then
 fi
 if [ "$uninstall" = 0 ]; then
   [ -n "$hub" ] || die_usage "--hub URL is required"
-  [ -n "$token" ] || [ "$enroll" = 0 ] || die_usage "--token TOKEN is required (or --no-enroll)"
+  [ -n "$token" ] || [ "$enroll" = 0 ] || die_usage "an enrollment token is required: --token-file FILE (- for stdin) or KIOSK_ENROLL_TOKEN (or --no-enroll)"
   [[ "$hub" =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] ||
     die_usage "--hub: expected http(s)://host[:port], got '$hub'"
   hub=${hub%/}

@@ -66,7 +66,7 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     assert browser.current_url == f"{hub.url}/login"
     browser.find_element(By.ID, "token").send_keys("wrong")
     click_through(browser, browser.find_element(By.ID, "login"))
-    assert "not the admin token" in browser.find_element(By.ID, "login-error").text
+    assert "not an admin token" in browser.find_element(By.ID, "login-error").text
     browser.find_element(By.ID, "token").send_keys(hub.token)
     click_through(browser, browser.find_element(By.ID, "login"))
     assert browser.current_url == f"{hub.url}/dashboard"

@@ -117,7 +117,7 @@ ROOT_ABC = ("--root-sha256", "abc")
     [
         (["--hub", "https://h.example", "--token", "t", "--colour", "red"], "unknown option"),
         (["--token", "t"], "--hub URL is required"),
-        (["--hub", "https://h.example"], "--token TOKEN is required (or --no-enroll)"),
+        (["--hub", "https://h.example"], "an enrollment token is required: --token-file FILE"),
         (["--hub", "h.example", "--token", "t"], "--hub: expected http(s)://"),
         (["--hub", "https://h.example", "--token", "t", "--pin", "28"], "--pin: expected"),
         (["--hub", "https://h.example", "--token", "t", "--pin", "GPIO17"], "--pin: expected"),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -15,7 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from hub.db import Database
-from tests.browser import chromium, click_through, screenshot
+from tests.browser import click_through, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
 
@@ -27,15 +26,6 @@ def rows(hub: HubProcess) -> Iterator[FleetRows]:
     db = Database(hub.data / "hub.sqlite3")
     yield FleetRows(db)
     db.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = chromium(tmp_path / "chromium")
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

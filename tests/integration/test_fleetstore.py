@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from hub.auth import digest
-from hub.db import open_database
+from hub.db import Database
 from hub.fleetstore import EnrollmentRefused, FleetStore
 
 
@@ -20,14 +17,10 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetStore]:
-    if request.param == "sqlite":
-        db = open_database(tmp_path / "hub.sqlite3")
-    else:
-        db = open_database(tmp_path, request.getfixturevalue("postgres").new_database())
-    yield FleetStore(db, Clock())
-    db.close()
+@pytest.fixture
+def store(hub_database: Database) -> FleetStore:
+    """On SQLite, then on PostgreSQL (tests/conftest.py)."""
+    return FleetStore(hub_database, Clock())
 
 
 def clock(store: FleetStore) -> Clock:

@@ -35,7 +35,9 @@ class AudioOutput:
     """Owns the stream; the PortAudio thread calls only `mixer.render`.
 
     `on_stopped` runs on the PortAudio thread when the stream ends by itself (device lost);
-    it must only post an event.
+    it must only post an event. `pause()` stops the callbacks of an idle booth and keeps the
+    device open; `resume()` starts them again, priming the buffer from the mixer so a sound
+    queued before it plays at once instead of after a buffer of silence.
     """
 
     def __init__(
@@ -56,11 +58,17 @@ class AudioOutput:
         self.mixer = mixer
         self._on_stopped = on_stopped
         self._stream: sd.OutputStream | None = None
+        self._paused = False
         self.device_name = ""
 
     @property
     def is_open(self) -> bool:
         return self._stream is not None
+
+    @property
+    def running(self) -> bool:
+        """Open and calling back (not paused)."""
+        return self._stream is not None and not self._paused
 
     def open(self, rescan: bool = False) -> None:
         """Open and start the stream. Raises AudioError naming the device."""
@@ -82,6 +90,7 @@ class AudioOutput:
                 latency=self.latency_s,
                 callback=self._callback,
                 finished_callback=self._finished,
+                prime_output_buffers_using_stream_callback=True,
             )
             stream.start()
         except AudioError:
@@ -91,9 +100,35 @@ class AudioOutput:
         self._stream = stream
         log.info("audio stream open on %r at %d Hz", self.device_name, self.rate)
 
+    def pause(self) -> None:
+        """Stop the callbacks, dropping what is buffered (silence); the device stays open.
+
+        Raises AudioError naming the device.
+        """
+        stream = self._stream
+        if stream is None or self._paused:
+            return
+        self._paused = True  # first: the finished callback must not report a lost device
+        try:
+            stream.abort()
+        except sd.PortAudioError as e:
+            raise AudioError(f"audio.device {self.device!r}: cannot stop: {e}") from e
+
+    def resume(self) -> None:
+        """Start a paused stream again. Raises AudioError naming the device."""
+        stream = self._stream
+        if stream is None or not self._paused:
+            return
+        try:
+            stream.start()
+        except sd.PortAudioError as e:
+            raise AudioError(f"audio.device {self.device!r}: cannot start: {e}") from e
+        self._paused = False
+
     def detach(self) -> sd.OutputStream | None:
         """Forget the stream at once (is_open turns False); close it with `close_stream`."""
         stream, self._stream = self._stream, None
+        self._paused = False
         return stream
 
     def close(self) -> None:
@@ -115,5 +150,5 @@ class AudioOutput:
         self.mixer.render(outdata, bool(status.output_underflow))
 
     def _finished(self) -> None:
-        if self._stream is not None:
+        if self._stream is not None and not self._paused:
             self._on_stopped()

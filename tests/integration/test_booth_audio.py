@@ -6,6 +6,7 @@ recording. No assertion is on latency: that is what bench/ measures.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,43 @@ def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: Pul
     assert len(after) > 10000 and np.max(np.abs(after)) < 1e-4  # silence after hang-up
     around = window(rec, hang["t"] - 0.1, hang["t"] + 0.1)
     assert max_step(around) < 0.2  # faded out: no click
+
+
+def corked(pulse: PulseSink, timeout: float = 10.0) -> bool:
+    """Whether the booth's stream gets paused (PulseAudio shows it corked) within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while "Corked: yes" not in pulse.pactl("list", "sink-inputs"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_lift_starts_the_stream_the_idle_booth_paused(tmp_path: Path, pulse: PulseSink) -> None:
+    clips = make_set(tmp_path / "set", {"a.wav": 2.0, "b.flac": 2.0})
+    cfg = write_config(tmp_path, tmp_path / "set", audio__idle_stop_s=0.3)
+    booth = HeadlessBooth(cfg, pulse.env)
+    with pulse.record() as rec:
+        try:
+            paused = corked(pulse)
+            booth.send("lift")
+            start = booth.wait_for("clip_start")
+            booth.send("sleep 0.6", "hangup")
+            hang = booth.wait_for("hangup")
+            booth.send("sleep 0.8")
+            booth.wait_for("clip_end")
+            rec.sync(0.6)
+            paused_again = corked(pulse)
+        finally:
+            assert booth.quit() == 0
+    assert paused and paused_again, booth.stderr[-3000:]
+    heard = window(rec, start["t"] - 0.05, hang["t"])
+    _, score = best_lag(heard, clips[start["clip"]][:12000])
+    assert score > 0.9, booth.stderr[-3000:]  # the clip's start, not cut or garbled
+    assert max_step(heard) < 0.2  # the restarted stream begins without a click
+    around = window(rec, hang["t"] - 0.1, hang["t"] + 0.3)
+    assert max_step(around) < 0.2
+    assert np.max(np.abs(window(rec, hang["t"] + 0.05, hang["t"] + 0.5))) < 1e-4
 
 
 def test_lift_that_lasts_pause_next_clip_end_tone(tmp_path: Path, pulse: PulseSink) -> None:

@@ -80,6 +80,35 @@ def test_reset_forgets_everything() -> None:
     assert not render(m, 2).any()
 
 
+def test_silent_once_every_command_is_taken_and_the_fade_is_out() -> None:
+    m, _ = make()
+    assert m.silent
+    m.play(np.full(48000, 0.3, dtype=np.float32), "a")
+    assert not m.silent  # queued, not yet taken by the audio thread
+    render(m, 2)
+    assert not m.silent  # playing
+    m.stop()
+    assert not m.silent
+    render(m, 1)  # the fade has begun (FADE > one block)
+    assert not m.silent
+    render(m, 1)
+    assert m.silent
+    m.stop()  # a stop with nothing playing still has to be taken
+    assert not m.silent
+    render(m, 1)
+    assert m.silent
+
+
+def test_silent_after_a_sound_ends_by_itself_and_after_reset() -> None:
+    m, _ = make()
+    m.play(np.full(BLOCK // 2, 0.3, dtype=np.float32), "short")
+    render(m, 1)
+    assert m.silent
+    m.play(np.full(48000, 0.3, dtype=np.float32), "long")
+    m.reset()
+    assert m.silent
+
+
 def test_render_does_not_allocate_sample_buffers() -> None:
     m, _ = make()
     clip = np.full(48000 * 5, 0.1, dtype=np.float32)

@@ -114,6 +114,7 @@ class LiftFigures:
     portaudio_latency_ms: float | None = None
     blocksize: int | None = None
     pulse: dict[str, float] = field(default_factory=dict)
+    control: tuple[int, float] | None = None  # aplay's (underruns, seconds) meanwhile
 
 
 def _pulse_latencies(sink: PulseSink) -> dict[str, float]:
@@ -167,6 +168,35 @@ def machine_load() -> str:
     except (OSError, IndexError):
         pressure = ""
     return f"load averages {load} on {os.cpu_count()} cores{pressure}"
+
+
+class ControlClient:
+    """aplay writing silence into the same sink with the booth's buffer and period.
+
+    A C client with none of our code on the same path: its underruns are the machine's (the
+    scheduler kept a runnable audio thread waiting), not the booth's.
+    """
+
+    def __init__(self, sink: PulseSink, block_ms: float, latency_ms: float, log: Path) -> None:
+        self.log = log
+        cmd = ["aplay", "-q", "-D", "default", "-t", "raw", "-f", "FLOAT_LE", f"-r{RATE}", "-c1"]
+        cmd += [f"--buffer-time={round(latency_ms * 1000)}", "/dev/zero"]
+        cmd.insert(-1, f"--period-time={round(block_ms * 1000)}")
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=sink.client_env(),
+            )
+        self.started = time.monotonic()
+
+    def stop(self) -> tuple[int, float]:
+        """(underruns aplay reported, seconds it ran)."""
+        seconds = time.monotonic() - self.started
+        _stop_child(self.proc)
+        return self.log.read_text(errors="replace").count("underrun"), seconds
 
 
 def measure_lifts(
@@ -458,6 +488,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also the idle CPU with the stream kept running (idle_stop_s 0) over this (0: skip)",
     )
     p.add_argument("--cold-lifts", type=int, default=30, help="lifts after a pause (30)")
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="during the lifts, aplay plays silence with the same buffer (machine's underruns)",
+    )
     p.add_argument("--ready-runs", type=int, default=5, help="start -> READY=1 runs (5)")
     p.add_argument("--child-lifts", type=int, default=10, help="lifts before the RSS read (10)")
     p.add_argument("--block-ms", type=float, help=f"audio.block_ms ({AudioConfig.block_ms:g})")
@@ -512,12 +547,26 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             flush=True,
         )
         progress(f"{args.lifts} lifts in-process")
-        lifts = measure_lifts(args, sink, config("inproc"), args.lifts)
+
+        def series(name: str, count: int, idle_stop_s: float, cold: bool) -> LiftFigures:
+            path = config(name, idle_stop_s)
+            control = None
+            if args.control:
+                control = ControlClient(sink, block_ms, latency_ms, tmp / f"aplay-{name}.log")
+            try:
+                figures = measure_lifts(args, sink, path, count, cold)
+            finally:
+                if control is not None:
+                    control_figures = control.stop()
+            if control is not None:
+                figures.control = control_figures
+            return figures
+
+        lifts = series("inproc", args.lifts, defaults.idle_stop_s, cold=False)
         cold = None
         if args.cold_lifts:
             progress(f"{args.cold_lifts} cold lifts (idle_stop_s {COLD_IDLE_STOP_S:g})")
-            cold_path = config("cold", COLD_IDLE_STOP_S)
-            cold = measure_lifts(args, sink, cold_path, args.cold_lifts, cold=True)
+            cold = series("cold", args.cold_lifts, COLD_IDLE_STOP_S, cold=True)
         settle_s = defaults.idle_stop_s + 1.0
         progress(
             f"simulator child: {args.child_lifts} lifts, {settle_s:g} s to pause, "
@@ -588,6 +637,14 @@ def report(
         f"underruns during the lifts: {lifts.underruns} in {lifts.callbacks} callbacks; "
         f"dropouts at the sink: {lifts.dropouts}; lifts that waited for a decode: {lifts.waited}"
     )
+    stream_s = lifts.callbacks * (lifts.blocksize or 0) / RATE
+    if lifts.control is not None:
+        n_control, control_s = lifts.control
+        print(
+            f"  meanwhile aplay (C, no booth code, same buffer and period, same sink): "
+            f"{n_control} underruns in {control_s:.0f} s; the booth: {lifts.underruns} in "
+            f"{stream_s:.0f} s of stream"
+        )
     if lifts.underrun_lifts:
         print(
             f"  underruns at lifts {lifts.underrun_lifts} (new recorder at lifts "
@@ -605,6 +662,12 @@ def report(
             f"hang-up -> silence p95 {ch95:.1f} ms; underruns {cold.underruns} in "
             f"{cold.callbacks} callbacks, dropouts {cold.dropouts}"
         )
+        if cold.control is not None:
+            print(
+                f"  meanwhile aplay: {cold.control[0]} underruns in {cold.control[1]:.0f} s; "
+                f"the booth: {cold.underruns} in "
+                f"{cold.callbacks * (cold.blocksize or 0) / RATE:.0f} s of stream"
+            )
         cold_fig = {
             "cold_lifts_measured": len(cold.lift_ms),
             "cold_lift_to_sound_ms_p50": _fmt(c50),
@@ -613,6 +676,7 @@ def report(
             "cold_hangup_to_silence_ms_p95": _fmt(ch95),
             "cold_underruns": cold.underruns,
             "cold_dropouts": cold.dropouts,
+            "cold_control_underruns": None if cold.control is None else cold.control[0],
         }
     print(
         f"idle CPU, stream paused: {child.idle_cpu_percent:.2f} % of one core over "
@@ -670,6 +734,9 @@ def report(
         "hangup_to_fade_start_ms_p95": _fmt(stop95),
         "underruns": lifts.underruns,
         "underrun_lifts": lifts.underrun_lifts,
+        "stream_seconds": _fmt(stream_s),
+        "control_underruns": None if lifts.control is None else lifts.control[0],
+        "control_seconds": None if lifts.control is None else _fmt(lifts.control[1]),
         "callbacks": lifts.callbacks,
         "dropouts": lifts.dropouts,
         "lifts_waited_for_decode": lifts.waited,

@@ -40,12 +40,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.common import BenchError, EventLog, cpu_seconds, run_main
+from kiosk.audio.mixer import Mixer
 from kiosk.config import AudioConfig
 from tests.audio_rig import RATE, PulseSink, Recorder
 from tests.booth_runner import KIOSK, HeadlessBooth, write_config
@@ -170,6 +171,17 @@ def machine_load() -> str:
     return f"load averages {load} on {os.cpu_count()} cores{pressure}"
 
 
+class TimedMixer(Mixer):
+    """Notes when the audio callback takes a play or stop command (one clock read)."""
+
+    pickups: ClassVar[list[float]] = []
+
+    def render(self, out: npt.NDArray[np.float32], underrun: bool = False) -> None:
+        if self._commands:
+            self.pickups.append(time.monotonic())
+        super().render(out, underrun)
+
+
 class ControlClient:
     """aplay writing silence into the same sink with the booth's buffer and period.
 
@@ -208,20 +220,10 @@ def measure_lifts(
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.app import Booth
-    from kiosk.audio.mixer import Mixer
     from kiosk.config import load_config
     from kiosk.simulate import SimulatedHook, start_booth
 
-    pickups: list[float] = []
-
-    class TimedMixer(Mixer):
-        """Notes when the audio callback takes a play or stop command (one clock read)."""
-
-        def render(self, out: npt.NDArray[np.float32], underrun: bool = False) -> None:
-            if self._commands:
-                pickups.append(time.monotonic())
-            super().render(out, underrun)
-
+    pickups = TimedMixer.pickups
     config = load_config(config_path)
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
@@ -489,6 +491,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--cold-lifts", type=int, default=30, help="lifts after a pause (30)")
     p.add_argument(
+        "--jack-lifts",
+        type=int,
+        default=0,
+        help="lifts on JACK's dummy backend, the second row (bench/jack.py; 0: skip)",
+    )
+    p.add_argument(
         "--control",
         action="store_true",
         help="during the lifts, aplay plays silence with the same buffer (machine's underruns)",
@@ -504,8 +512,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.lifts < 1 or args.ready_runs < 1 or args.child_lifts < 0 or args.idle_seconds <= 0:
         p.error("--lifts and --ready-runs must be >= 1, --idle-seconds > 0")
-    if args.cold_lifts < 0 or args.open_idle_seconds < 0:
-        p.error("--cold-lifts and --open-idle-seconds must be >= 0")
+    if args.cold_lifts < 0 or args.open_idle_seconds < 0 or args.jack_lifts < 0:
+        p.error("--cold-lifts, --jack-lifts and --open-idle-seconds must be >= 0")
     return args
 
 
@@ -521,13 +529,15 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     fade_ms = args.fade_ms if args.fade_ms is not None else defaults.fade_ms
     make_set(tmp / "set", {"a.wav": 1.0, "b.wav": 1.0, "c.wav": 1.0, "d.wav": 1.0})
 
-    def config(name: str, idle_stop_s: float = defaults.idle_stop_s) -> Path:
+    def config(
+        name: str, idle_stop_s: float = defaults.idle_stop_s, device: str = "default"
+    ) -> Path:
         folder = tmp / name
         folder.mkdir()
         return write_config(
             folder,
             tmp / "set",
-            audio__device="default",
+            audio__device=device,
             audio__block_ms=block_ms,
             audio__latency_ms=latency_ms,
             audio__fade_ms=fade_ms,
@@ -580,8 +590,42 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             open_child = measure_child(args, sink, open_path, args.open_idle_seconds, 1.0)
         progress(f"{args.ready_runs} x kiosk run -> READY=1")
         ready, ready_codes = measure_ready(args.ready_runs, sink, config("ready"), tmp)
+        jack = None
+        if args.jack_lifts:
+            from bench.jack import measure_jack
+
+            progress(f"{args.jack_lifts} lifts on JACK's dummy backend")
+            jack_path = config("jack", device="system")
+            jack = measure_jack(args, jack_path, tmp / "jackd.log")
         print(f"machine at the end: {machine_load()}", flush=True)
-    return report(args, block_ms, latency_ms, lifts, cold, child, open_child, ready, ready_codes)
+    jack_figures = report_jack(jack) if jack is not None else {}
+    return jack_figures | report(
+        args, block_ms, latency_ms, lifts, cold, child, open_child, ready, ready_codes
+    )
+
+
+def report_jack(jack: Any) -> dict[str, Any]:
+    """The JACK row's line and figures (bench/jack.py: derived from callback times)."""
+    if not jack.pickup_ms:
+        print(f"JACK dummy: no lift measured ({jack.failed} failed)")
+        return {}
+    p50, p95 = percentiles(jack.pickup_ms)
+    s50, s95 = percentiles(jack.stop_pickup_ms)
+    lat = jack.latency_ms
+    print(
+        f"JACK dummy card (no PulseAudio; derived: callback + JACK playback latency {lat:.1f} ms): "
+        f"lift -> sound p50 {p50 + lat:.1f} ms, p95 {p95 + lat:.1f} ms; hang-up -> silence "
+        f"p50 {s50 + lat + jack.fade_ms:.1f} ms, p95 {s95 + lat + jack.fade_ms:.1f} ms "
+        f"(fade {jack.fade_ms:g} ms) over {len(jack.pickup_ms)} lifts; underruns "
+        f"{jack.underruns} in {jack.callbacks} callbacks"
+    )
+    return {
+        "jack_lift_to_sound_ms_p50": _fmt(p50 + lat),
+        "jack_lift_to_sound_ms_p95": _fmt(p95 + lat),
+        "jack_hangup_to_silence_ms_p95": _fmt(s95 + lat + jack.fade_ms),
+        "jack_underruns": jack.underruns,
+        "jack_callbacks": jack.callbacks,
+    }
 
 
 def report(

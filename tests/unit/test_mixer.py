@@ -3,6 +3,7 @@
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from kiosk.audio.mixer import Mixer
 
@@ -10,9 +11,9 @@ BLOCK = 240
 FADE = 384  # 8 ms at 48 kHz
 
 
-def make(gain: float = 1.0) -> tuple[Mixer, list[object]]:
+def make(gain: float = 1.0, fade: int = FADE) -> tuple[Mixer, list[object]]:
     posted: list[object] = []
-    return Mixer(8192, FADE, gain, posted.append), posted
+    return Mixer(8192, fade, gain, posted.append), posted
 
 
 def render(m: Mixer, blocks: int, channels: int = 1) -> np.ndarray:
@@ -46,20 +47,21 @@ def test_gain_and_stereo() -> None:
     assert np.allclose(out, 0.4)
 
 
-def test_stop_fades_out_smoothly_then_silence() -> None:
-    m, posted = make()
+@pytest.mark.parametrize("fade", [240, FADE, 480])  # 5, 8 and 10 ms: audio.fade_ms's range
+def test_stop_fades_out_smoothly_then_silence(fade: int) -> None:
+    m, posted = make(fade=fade)
     tone = (0.5 * np.sin(np.arange(48000) * 2 * np.pi * 440 / 48000)).astype(np.float32)
     m.play(tone, "done")
     before = render(m, 4)
     m.stop()
     after = render(m, 4)[:, 0]
     assert np.array_equal(before[:, 0], tone[: 4 * BLOCK])
-    fade = after[:FADE]
-    envelope = fade / tone[4 * BLOCK : 4 * BLOCK + FADE]
-    mask = np.abs(tone[4 * BLOCK : 4 * BLOCK + FADE]) > 0.05
+    faded = after[:fade]
+    envelope = faded / tone[4 * BLOCK : 4 * BLOCK + fade]
+    mask = np.abs(tone[4 * BLOCK : 4 * BLOCK + fade]) > 0.05
     assert np.all(np.diff(envelope[mask]) <= 1e-6)  # monotonic fade
     assert envelope[mask][0] > 0.95 and envelope[mask][-1] < 0.05
-    assert not after[FADE:].any()  # silence within the fade (8 ms)
+    assert not after[fade:].any()  # silence within the fade
     assert np.max(np.abs(np.diff(after))) < 0.05  # no click: steps no bigger than the tone's own
     assert posted == []  # a stopped sound never reports finishing
 

@@ -114,6 +114,7 @@ def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> I
         booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
         fleet = _fleet_worker(config, booth, outbox.path)
         if fleet is not None:
+            outbox.on_commit = fleet.wake
             fleet.start()
         try:
             yield booth

@@ -16,7 +16,12 @@ Figures, in the order they are measured:
 5. idle CPU (% of one core) of a `kiosk simulate --headless` child nobody lifts, from
    /proc/PID/stat, once its stream is paused (and, with --open-idle-seconds, with it running);
 6. that child's resident memory (VmRSS, VmHWM) after a few lifts;
-7. start -> READY=1: `kiosk run` children on a notify socket, median of several runs.
+7. start -> READY=1: `kiosk run` children on a notify socket, median of several runs;
+8. the second row (bench/jack.py): lifts on JACK's dummy backend, a paced card without
+   PulseAudio.
+
+During each lift series `aplay` plays silence into the same sink with the same buffer and
+period (`--no-control` skips it): its underruns are the machine's, to compare with the booth's.
 
 The machine's load (load averages, CPU pressure from /proc/pressure/cpu) is printed at the
 start and the end: on a shared machine the tail and the underruns follow it.
@@ -493,12 +498,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--jack-lifts",
         type=int,
-        default=0,
-        help="lifts on JACK's dummy backend, the second row (bench/jack.py; 0: skip)",
+        default=50,
+        help="lifts on JACK's dummy backend, the second row (bench/jack.py; 50; 0: skip)",
     )
     p.add_argument(
         "--control",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="during the lifts, aplay plays silence with the same buffer (machine's underruns)",
     )
     p.add_argument("--ready-runs", type=int, default=5, help="start -> READY=1 runs (5)")
@@ -591,9 +597,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         progress(f"{args.ready_runs} x kiosk run -> READY=1")
         ready, ready_codes = measure_ready(args.ready_runs, sink, config("ready"), tmp)
         jack = None
-        if args.jack_lifts:
-            from bench.jack import measure_jack
+        from bench.jack import JackDummy, measure_jack
 
+        if args.jack_lifts and not JackDummy.available():
+            progress("no JACK row: jackd, jack_wait and jack_lsp (Debian's jackd2) are missing")
+        elif args.jack_lifts:
             progress(f"{args.jack_lifts} lifts on JACK's dummy backend")
             jack_path = config("jack", device="system")
             jack = measure_jack(args, jack_path, tmp / "jackd.log")

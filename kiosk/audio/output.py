@@ -36,8 +36,8 @@ class AudioOutput:
 
     `on_stopped` runs on the PortAudio thread when the stream ends by itself (device lost);
     it must only post an event. `pause()` stops the callbacks of an idle booth and keeps the
-    device open; `resume()` starts them again, priming the buffer from the mixer so a sound
-    queued before it plays at once instead of after a buffer of silence.
+    device open; `resume()` starts them again, priming the buffer from the mixer, so the sound
+    queued before it is the first thing written.
     """
 
     def __init__(

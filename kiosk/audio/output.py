@@ -35,9 +35,11 @@ class AudioOutput:
     """Owns the stream; the PortAudio thread calls only `mixer.render`.
 
     `on_stopped` runs on the PortAudio thread when the stream ends by itself (device lost);
-    it must only post an event. `pause()` stops the callbacks of an idle booth and keeps the
-    device open; `resume()` starts them again, priming the buffer from the mixer, so the sound
-    queued before it is the first thing written.
+    it must only post an event. `pause()` closes the stream of an idle booth (no callbacks, no
+    PortAudio thread); `resume()` opens it again, priming the buffer from the mixer, so the
+    sound queued before it is the first thing written. Closed rather than stopped: starting a
+    stopped stream whose device went away meanwhile hangs in PortAudio 19.6 (its callback
+    thread never comes up), while opening one fails at once.
     """
 
     def __init__(
@@ -63,17 +65,23 @@ class AudioOutput:
 
     @property
     def is_open(self) -> bool:
-        return self._stream is not None
+        """Running, or paused on purpose (`resume()` opens it again)."""
+        return self._stream is not None or self._paused
 
     @property
     def running(self) -> bool:
         """Open and calling back (not paused)."""
-        return self._stream is not None and not self._paused
+        return self._stream is not None
 
     def open(self, rescan: bool = False) -> None:
         """Open and start the stream. Raises AudioError naming the device."""
         if self._stream is not None:
             return
+        self._stream = self._start(rescan)
+        self._paused = False
+        log.info("audio stream open on %r at %d Hz", self.device_name, self.rate)
+
+    def _start(self, rescan: bool) -> sd.OutputStream:
         try:
             if rescan:
                 # PortAudio lists devices once at init; re-init to see a re-plugged USB card.
@@ -97,33 +105,22 @@ class AudioOutput:
             raise
         except (sd.PortAudioError, ValueError, OSError) as e:
             raise AudioError(f"audio.device {self.device!r}: cannot open: {e}") from e
-        self._stream = stream
-        log.info("audio stream open on %r at %d Hz", self.device_name, self.rate)
+        return stream
 
     def pause(self) -> None:
-        """Stop the callbacks, dropping what is buffered (silence); the device stays open.
-
-        Raises AudioError naming the device.
-        """
+        """Close the stream, dropping what is buffered (silence); `is_open` stays True."""
         stream = self._stream
-        if stream is None or self._paused:
+        if stream is None:
             return
-        self._paused = True  # first: the finished callback must not report a lost device
-        try:
-            stream.abort()
-        except sd.PortAudioError as e:
-            raise AudioError(f"audio.device {self.device!r}: cannot stop: {e}") from e
+        self._paused = True
+        self._stream = None  # first: the finished callback must not report a lost device
+        self.close_stream(stream)
 
     def resume(self) -> None:
-        """Start a paused stream again. Raises AudioError naming the device."""
-        stream = self._stream
-        if stream is None or not self._paused:
-            return
-        try:
-            stream.start()
-        except sd.PortAudioError as e:
-            raise AudioError(f"audio.device {self.device!r}: cannot start: {e}") from e
-        self._paused = False
+        """Open a paused stream again. Raises AudioError naming the device (still paused)."""
+        if self._stream is None and self._paused:
+            self._stream = self._start(rescan=False)
+            self._paused = False
 
     def detach(self) -> sd.OutputStream | None:
         """Forget the stream at once (is_open turns False); close it with `close_stream`."""

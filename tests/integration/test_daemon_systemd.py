@@ -142,11 +142,11 @@ def test_a_paused_idle_stream_feeds_the_watchdog_and_a_stall_after_a_lift_fires_
         try:
             notify.wait_for("READY=1")
             paused = notify.collect(3.5)
-            paused_inputs = pulse.pactl("list", "sink-inputs")
+            paused_inputs = pulse.pactl("list", "short", "sink-inputs")
             stalled_while_paused = "stalled" in booth.stderr
             booth.send("lift")
             booth.wait_for("clip_start")
-            playing_inputs = pulse.pactl("list", "sink-inputs")
+            playing_inputs = pulse.pactl("list", "short", "sink-inputs")
             assert pulse._proc is not None
             os.kill(pulse._proc.pid, signal.SIGSTOP)
             try:
@@ -158,10 +158,10 @@ def test_a_paused_idle_stream_feeds_the_watchdog_and_a_stall_after_a_lift_fires_
             booth.send("hangup")
         finally:
             code = booth.quit()
-    assert "Corked: yes" in paused_inputs, paused_inputs  # no callbacks, the device kept open
+    assert not paused_inputs.strip(), paused_inputs  # no stream, no callbacks
     assert paused.count("WATCHDOG=1") >= 2, paused
     assert not stalled_while_paused, booth.stderr
-    assert "Corked: no" in playing_inputs, playing_inputs  # the lift started it again
+    assert playing_inputs.strip(), playing_inputs  # the lift opened it again
     assert "WATCHDOG=1" not in frozen, frozen
     assert "WATCHDOG=1" in recovered, recovered
     assert "the audio callback stalled" in booth.stderr

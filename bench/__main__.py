@@ -709,7 +709,7 @@ def report(
         c50, c95 = percentiles(cold.lift_ms)
         _, ch95 = percentiles(cold.hangup_ms)
         print(
-            f"cold lift (stream paused, the lift starts it) -> sound: p50 {c50:.1f} ms, "
+            f"cold lift (stream closed when idle, the lift opens it) -> sound: p50 {c50:.1f} ms, "
             f"p95 {c95:.1f} ms, max {max(cold.lift_ms):.1f} ms over {len(cold.lift_ms)} lifts; "
             f"hang-up -> silence p95 {ch95:.1f} ms; underruns {cold.underruns} in "
             f"{cold.callbacks} callbacks, dropouts {cold.dropouts}"

@@ -501,7 +501,7 @@ class Booth:
         log.debug("audio: stream paused after %g s of silence", self.config.audio.idle_stop_s)
 
     def _resume_audio(self) -> None:
-        """Start a paused stream for a sound the mixer just queued (it primes the buffer)."""
+        """Open the paused stream for a sound the mixer just queued (it primes the buffer)."""
         audio = self.audio
         if audio is None or not audio.is_open or audio.running:
             return

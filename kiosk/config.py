@@ -49,7 +49,7 @@ class AudioConfig:
     latency_ms: float = field(default=15.0, metadata=limits(1, 500))
     fade_ms: float = field(default=5.0, metadata=limits(5, 10))
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
-    # Stop the stream after this long on the hook in silence (a lift starts it); 0 = never.
+    # Close the stream after this long on the hook in silence (a lift opens it); 0 = never.
     idle_stop_s: float = field(default=10.0, metadata=limits(0, 86400))
 
 

@@ -8,13 +8,23 @@ bound within a few ms (see tests.audio_rig.Recorder).
 Figures, in the order they are measured:
 
 1. lift -> first sample above THRESHOLD at the sink (p50, p95), an in-process Booth on a mock
-   pin, lifts at random moments, each held 150-300 ms;
+   pin, lifts at random moments, each held 150-300 ms, 50-250 ms apart (the stream runs);
 2. hang-up -> last sample above THRESHOLD (the end of the fade-out), the same lifts;
 3. underruns the mixer counted during those lifts (and dropouts seen at the sink);
-4. idle CPU (% of one core) of a `kiosk simulate --headless` child with its stream open and
-   nobody lifting, from /proc/PID/stat;
-5. that child's resident memory (VmRSS, VmHWM) after a few lifts;
-6. start -> READY=1: `kiosk run` children on a notify socket, median of several runs.
+4. "cold" lifts: the same, each after the booth paused its stream (`audio.idle_stop_s`), so
+   the lift has to start it again;
+5. idle CPU (% of one core) of a `kiosk simulate --headless` child nobody lifts, from
+   /proc/PID/stat, once its stream is paused (and, with --open-idle-seconds, with it running);
+6. that child's resident memory (VmRSS, VmHWM) after a few lifts;
+7. start -> READY=1: `kiosk run` children on a notify socket, median of several runs;
+8. the second row (bench/jack.py): lifts on JACK's dummy backend, a paced card without
+   PulseAudio.
+
+During each lift series `aplay` plays silence into the same sink with the same buffer and
+period (`--no-control` skips it): its underruns are the machine's, to compare with the booth's.
+
+The machine's load (load averages, CPU pressure from /proc/pressure/cpu) is printed at the
+start and the end: on a shared machine the tail and the underruns follow it.
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
 Progress goes to stderr.
@@ -35,12 +45,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.common import BenchError, EventLog, cpu_seconds, run_main
+from kiosk.audio.mixer import Mixer
 from kiosk.config import AudioConfig
 from tests.audio_rig import RATE, PulseSink, Recorder
 from tests.booth_runner import KIOSK, HeadlessBooth, write_config
@@ -58,8 +69,12 @@ LIFTS_PER_RECORDER = 20
 HOLD_S = (0.15, 0.30)
 GAP_S = (0.05, 0.25)
 
+# The cold series' booth pauses its stream this soon after a hang-up's fade.
+COLD_IDLE_STOP_S = 0.2
+
 GOALS = {
-    "lift_to_sound_p95_ms": 30.0,
+    "lift_to_sound_p95_ms": 25.0,
+    "hangup_to_silence_p95_ms": 20.0,
     "idle_cpu_percent": 0.5,
     "rss_mb": 60.0,
     "start_to_ready_s": 1.5,
@@ -105,6 +120,7 @@ class LiftFigures:
     portaudio_latency_ms: float | None = None
     blocksize: int | None = None
     pulse: dict[str, float] = field(default_factory=dict)
+    control: tuple[int, float] | None = None  # aplay's (underruns, seconds) meanwhile
 
 
 def _pulse_latencies(sink: PulseSink) -> dict[str, float]:
@@ -149,26 +165,70 @@ def _settle(
         time.sleep(0.02)
 
 
-def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) -> LiftFigures:
+def machine_load() -> str:
+    """Load averages and CPU pressure ("some": share of time a runnable task waited)."""
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        pressure = ", CPU pressure " + " ".join(some.split()[1:3])
+    except (OSError, IndexError):
+        pressure = ""
+    return f"load averages {load} on {os.cpu_count()} cores{pressure}"
+
+
+class TimedMixer(Mixer):
+    """Notes when the audio callback takes a play or stop command (one clock read)."""
+
+    pickups: ClassVar[list[float]] = []
+
+    def render(self, out: npt.NDArray[np.float32], underrun: bool = False) -> None:
+        if self._commands:
+            self.pickups.append(time.monotonic())
+        super().render(out, underrun)
+
+
+class ControlClient:
+    """aplay writing silence into the same sink with the booth's buffer and period.
+
+    A C client with none of our code on the same path: its underruns are the machine's (the
+    scheduler kept a runnable audio thread waiting), not the booth's.
+    """
+
+    def __init__(self, sink: PulseSink, block_ms: float, latency_ms: float, log: Path) -> None:
+        self.log = log
+        cmd = ["aplay", "-q", "-D", "default", "-t", "raw", "-f", "FLOAT_LE", f"-r{RATE}", "-c1"]
+        cmd += [f"--buffer-time={round(latency_ms * 1000)}", "/dev/zero"]
+        cmd.insert(-1, f"--period-time={round(block_ms * 1000)}")
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=sink.client_env(),
+            )
+        self.started = time.monotonic()
+
+    def stop(self) -> tuple[int, float]:
+        """(underruns aplay reported, seconds it ran)."""
+        seconds = time.monotonic() - self.started
+        _stop_child(self.proc)
+        return self.log.read_text(errors="replace").count("underrun"), seconds
+
+
+def measure_lifts(
+    args: argparse.Namespace, sink: PulseSink, config_path: Path, lifts: int, cold: bool = False
+) -> LiftFigures:
+    """`lifts` timed lifts; `cold`: each waits until the booth has paused its stream."""
     # Imported here: sounddevice initialises PortAudio (and reads the ALSA config) on import,
     # which must happen after os.environ points ALSA at the PulseSink.
     from gpiozero.pins.mock import MockFactory
 
     from kiosk.app import Booth
-    from kiosk.audio.mixer import Mixer
     from kiosk.config import load_config
     from kiosk.simulate import SimulatedHook, start_booth
 
-    pickups: list[float] = []
-
-    class TimedMixer(Mixer):
-        """Notes when the audio callback takes a play or stop command (one clock read)."""
-
-        def render(self, out: npt.NDArray[np.float32], underrun: bool = False) -> None:
-            if self._commands:
-                pickups.append(time.monotonic())
-            super().render(out, underrun)
-
+    pickups = TimedMixer.pickups
     config = load_config(config_path)
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
@@ -192,11 +252,11 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
         underruns0, callbacks0 = stats.underruns, stats.callbacks
         first_wait = 0.1
         seen = underruns0
-        for i in range(args.lifts + 1):
+        for i in range(lifts + 1):
             # Underruns since the previous lift began are that lift's (1-based: lift i).
             figures.underrun_lifts += [i] * (stats.underruns - seen)
             seen = stats.underruns
-            if i == args.lifts:
+            if i == lifts:
                 break
             if i % LIFTS_PER_RECORDER == 0:
                 if rec is not None:
@@ -207,6 +267,8 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
                     figures.pulse = _pulse_latencies(sink)
             assert rec is not None
             time.sleep(rng.uniform(*GAP_S))
+            if cold:
+                _wait_paused(booth)
             n0 = rec.sample_count()
             pickups.clear()
             hook.lift()
@@ -245,7 +307,7 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
             figures.dropouts += int(np.count_nonzero(np.diff(loud) > DROPOUT_S * RATE))
             first_wait = min(1.0, max(0.05, hang_s + 0.05))
             if (i + 1) % 50 == 0:
-                progress(f"{i + 1}/{args.lifts} lifts")
+                progress(f"{i + 1}/{lifts} lifts")
         figures.underruns = stats.underruns - underruns0
         figures.callbacks = stats.callbacks - callbacks0
     finally:
@@ -257,6 +319,16 @@ def measure_lifts(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
     if thread.is_alive():
         raise BenchError("the in-process booth did not stop within 10 s")
     return figures
+
+
+def _wait_paused(booth: Any, timeout: float = 5.0) -> None:
+    """Until the booth has paused its idle stream (a cold lift must start it)."""
+    deadline = time.monotonic() + timeout
+    while booth.audio is not None and booth.audio.running:
+        if time.monotonic() > deadline:
+            raise BenchError(f"the booth did not pause its stream within {timeout} s")
+        time.sleep(0.01)
+    time.sleep(random.uniform(0.0, 0.1))
 
 
 # --------------------------------------------------------------------------- 4-5: idle child
@@ -296,8 +368,11 @@ class ChildFigures:
     exit_code: int
 
 
-def measure_child(args: argparse.Namespace, sink: PulseSink, config_path: Path) -> ChildFigures:
-    """A `kiosk simulate --headless` child: a few lifts, then idle with its stream open."""
+def measure_child(
+    args: argparse.Namespace, sink: PulseSink, config_path: Path, idle_s: float, settle_s: float
+) -> ChildFigures:
+    """A `kiosk simulate --headless` child: a few lifts, `settle_s` on the hook (its stream
+    pauses after `audio.idle_stop_s`), then `idle_s` of idle measured."""
     booth = HeadlessBooth(config_path, sink.env)
     try:
         for _ in range(args.child_lifts):
@@ -306,11 +381,11 @@ def measure_child(args: argparse.Namespace, sink: PulseSink, config_path: Path) 
             booth.wait_for("hangup", args.child_lifts, timeout=30 + args.child_lifts)
         else:
             booth.send("sleep 1")
-        time.sleep(1.0)  # let the last hang-up's fade, save and decode finish
+        time.sleep(settle_s)  # the last hang-up's fade, save and decode; the idle stop
         pid = booth.proc.pid
         stat = Path(f"/proc/{pid}/stat")
         cpu0, plugin0, t0 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
-        time.sleep(args.idle_seconds)
+        time.sleep(idle_s)
         cpu1, plugin1, t1 = cpu_seconds(stat), _plugin_cpu_seconds(pid), time.monotonic()
         memory = _status_mb(pid)
         if booth.proc.poll() is not None:
@@ -413,16 +488,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--lifts", type=int, default=200, help="lifts to time (default 200)")
     p.add_argument("--idle-seconds", type=float, default=30.0, help="idle CPU window (30)")
+    p.add_argument(
+        "--open-idle-seconds",
+        type=float,
+        default=0.0,
+        help="also the idle CPU with the stream kept running (idle_stop_s 0) over this (0: skip)",
+    )
+    p.add_argument("--cold-lifts", type=int, default=30, help="lifts after a pause (30)")
+    p.add_argument(
+        "--jack-lifts",
+        type=int,
+        default=50,
+        help="lifts on JACK's dummy backend, the second row (bench/jack.py; 50; 0: skip)",
+    )
+    p.add_argument(
+        "--control",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="during the lifts, aplay plays silence with the same buffer (machine's underruns)",
+    )
     p.add_argument("--ready-runs", type=int, default=5, help="start -> READY=1 runs (5)")
     p.add_argument("--child-lifts", type=int, default=10, help="lifts before the RSS read (10)")
     p.add_argument("--block-ms", type=float, help=f"audio.block_ms ({AudioConfig.block_ms:g})")
     p.add_argument(
         "--latency-ms", type=float, help=f"audio.latency_ms ({AudioConfig.latency_ms:g})"
     )
+    p.add_argument("--fade-ms", type=float, help=f"audio.fade_ms ({AudioConfig.fade_ms:g})")
     p.add_argument("--seed", type=int, default=1, help="random gaps and holds (1)")
     args = p.parse_args(argv)
     if args.lifts < 1 or args.ready_runs < 1 or args.child_lifts < 0 or args.idle_seconds <= 0:
         p.error("--lifts and --ready-runs must be >= 1, --idle-seconds > 0")
+    if args.cold_lifts < 0 or args.open_idle_seconds < 0 or args.jack_lifts < 0:
+        p.error("--cold-lifts, --jack-lifts and --open-idle-seconds must be >= 0")
     return args
 
 
@@ -435,17 +532,22 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     defaults = AudioConfig()
     block_ms = args.block_ms if args.block_ms is not None else defaults.block_ms
     latency_ms = args.latency_ms if args.latency_ms is not None else defaults.latency_ms
+    fade_ms = args.fade_ms if args.fade_ms is not None else defaults.fade_ms
     make_set(tmp / "set", {"a.wav": 1.0, "b.wav": 1.0, "c.wav": 1.0, "d.wav": 1.0})
 
-    def config(name: str) -> Path:
+    def config(
+        name: str, idle_stop_s: float = defaults.idle_stop_s, device: str = "default"
+    ) -> Path:
         folder = tmp / name
         folder.mkdir()
         return write_config(
             folder,
             tmp / "set",
-            audio__device="default",
+            audio__device=device,
             audio__block_ms=block_ms,
             audio__latency_ms=latency_ms,
+            audio__fade_ms=fade_ms,
+            audio__idle_stop_s=idle_stop_s,
         )
 
     progress("starting PulseAudio")
@@ -453,18 +555,85 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if "sounddevice" in sys.modules:
             raise BenchError("sounddevice was imported before ALSA was pointed at the sink")
         os.environ.update(sink.env)
+        print(f"machine at the start: {machine_load()}", flush=True)
         print(
             f"audio: device 'default' -> ALSA pulse plugin -> paced null sink, {RATE} Hz, "
-            f"block_ms {block_ms:g}, latency_ms {latency_ms:g}",
+            f"block_ms {block_ms:g}, latency_ms {latency_ms:g}, fade_ms {fade_ms:g}, "
+            f"idle_stop_s {defaults.idle_stop_s:g}",
             flush=True,
         )
         progress(f"{args.lifts} lifts in-process")
-        lifts = measure_lifts(args, sink, config("inproc"))
-        progress(f"simulator child: {args.child_lifts} lifts, then {args.idle_seconds:g} s idle")
-        child = measure_child(args, sink, config("child"))
+
+        def series(name: str, count: int, idle_stop_s: float, cold: bool) -> LiftFigures:
+            path = config(name, idle_stop_s)
+            control = None
+            if args.control:
+                control = ControlClient(sink, block_ms, latency_ms, tmp / f"aplay-{name}.log")
+            try:
+                figures = measure_lifts(args, sink, path, count, cold)
+            finally:
+                if control is not None:
+                    control_figures = control.stop()
+            if control is not None:
+                figures.control = control_figures
+            return figures
+
+        lifts = series("inproc", args.lifts, defaults.idle_stop_s, cold=False)
+        cold = None
+        if args.cold_lifts:
+            progress(f"{args.cold_lifts} cold lifts (idle_stop_s {COLD_IDLE_STOP_S:g})")
+            cold = series("cold", args.cold_lifts, COLD_IDLE_STOP_S, cold=True)
+        settle_s = defaults.idle_stop_s + 1.0
+        progress(
+            f"simulator child: {args.child_lifts} lifts, {settle_s:g} s to pause, "
+            f"then {args.idle_seconds:g} s idle"
+        )
+        child = measure_child(args, sink, config("child"), args.idle_seconds, settle_s)
+        open_child = None
+        if args.open_idle_seconds:
+            progress(f"simulator child, stream kept running: {args.open_idle_seconds:g} s idle")
+            open_path = config("open", 0.0)
+            open_child = measure_child(args, sink, open_path, args.open_idle_seconds, 1.0)
         progress(f"{args.ready_runs} x kiosk run -> READY=1")
         ready, ready_codes = measure_ready(args.ready_runs, sink, config("ready"), tmp)
-    return report(args, block_ms, latency_ms, lifts, child, ready, ready_codes)
+        jack = None
+        from bench.jack import JackDummy, measure_jack
+
+        if args.jack_lifts and not JackDummy.available():
+            progress("no JACK row: jackd, jack_wait and jack_lsp (Debian's jackd2) are missing")
+        elif args.jack_lifts:
+            progress(f"{args.jack_lifts} lifts on JACK's dummy backend")
+            jack_path = config("jack", device="system")
+            jack = measure_jack(args, jack_path, tmp / "jackd.log")
+        print(f"machine at the end: {machine_load()}", flush=True)
+    jack_figures = report_jack(jack) if jack is not None else {}
+    return jack_figures | report(
+        args, block_ms, latency_ms, lifts, cold, child, open_child, ready, ready_codes
+    )
+
+
+def report_jack(jack: Any) -> dict[str, Any]:
+    """The JACK row's line and figures (bench/jack.py: derived from callback times)."""
+    if not jack.pickup_ms:
+        print(f"JACK dummy: no lift measured ({jack.failed} failed)")
+        return {}
+    p50, p95 = percentiles(jack.pickup_ms)
+    s50, s95 = percentiles(jack.stop_pickup_ms)
+    lat = jack.latency_ms
+    print(
+        f"JACK dummy card (no PulseAudio; derived: callback + JACK playback latency {lat:.1f} ms): "
+        f"lift -> sound p50 {p50 + lat:.1f} ms, p95 {p95 + lat:.1f} ms; hang-up -> silence "
+        f"p50 {s50 + lat + jack.fade_ms:.1f} ms, p95 {s95 + lat + jack.fade_ms:.1f} ms "
+        f"(fade {jack.fade_ms:g} ms) over {len(jack.pickup_ms)} lifts; underruns "
+        f"{jack.underruns} in {jack.callbacks} callbacks"
+    )
+    return {
+        "jack_lift_to_sound_ms_p50": _fmt(p50 + lat),
+        "jack_lift_to_sound_ms_p95": _fmt(p95 + lat),
+        "jack_hangup_to_silence_ms_p95": _fmt(s95 + lat + jack.fade_ms),
+        "jack_underruns": jack.underruns,
+        "jack_callbacks": jack.callbacks,
+    }
 
 
 def report(
@@ -472,7 +641,9 @@ def report(
     block_ms: float,
     latency_ms: float,
     lifts: LiftFigures,
+    cold: LiftFigures | None,
     child: ChildFigures,
+    open_child: ChildFigures | None,
     ready: list[float],
     ready_codes: list[int],
 ) -> dict[str, Any]:
@@ -501,7 +672,8 @@ def report(
     )
     print(
         f"hang-up -> silence at the sink: p50 {hang50:.1f} ms, p95 {hang95:.1f} ms, "
-        f"max {max(lifts.hangup_ms):.1f} ms (includes the 8 ms fade)"
+        f"max {max(lifts.hangup_ms):.1f} ms (includes the fade; "
+        f"goal p95 <= {GOALS['hangup_to_silence_p95_ms']:g} ms)"
     )
     print(f"lift -> clip_start event (main loop only): p50 {event50:.2f} ms, p95 {event95:.2f} ms")
     pick50, pick95 = percentiles(lifts.pickup_ms or [float("nan")])
@@ -517,6 +689,14 @@ def report(
         f"underruns during the lifts: {lifts.underruns} in {lifts.callbacks} callbacks; "
         f"dropouts at the sink: {lifts.dropouts}; lifts that waited for a decode: {lifts.waited}"
     )
+    stream_s = lifts.callbacks * (lifts.blocksize or 0) / RATE
+    if lifts.control is not None:
+        n_control, control_s = lifts.control
+        print(
+            f"  meanwhile aplay (C, no booth code, same buffer and period, same sink): "
+            f"{n_control} underruns in {control_s:.0f} s; the booth: {lifts.underruns} in "
+            f"{stream_s:.0f} s of stream"
+        )
     if lifts.underrun_lifts:
         print(
             f"  underruns at lifts {lifts.underrun_lifts} (new recorder at lifts "
@@ -524,11 +704,45 @@ def report(
         )
     if lifts.failed:
         print(f"lifts not measured: {len(lifts.failed)} (first: {lifts.failed[0]})")
+    cold_fig: dict[str, Any] = {}
+    if cold is not None and cold.lift_ms:
+        c50, c95 = percentiles(cold.lift_ms)
+        _, ch95 = percentiles(cold.hangup_ms)
+        print(
+            f"cold lift (stream closed when idle, the lift opens it) -> sound: p50 {c50:.1f} ms, "
+            f"p95 {c95:.1f} ms, max {max(cold.lift_ms):.1f} ms over {len(cold.lift_ms)} lifts; "
+            f"hang-up -> silence p95 {ch95:.1f} ms; underruns {cold.underruns} in "
+            f"{cold.callbacks} callbacks, dropouts {cold.dropouts}"
+        )
+        if cold.control is not None:
+            print(
+                f"  meanwhile aplay: {cold.control[0]} underruns in {cold.control[1]:.0f} s; "
+                f"the booth: {cold.underruns} in "
+                f"{cold.callbacks * (cold.blocksize or 0) / RATE:.0f} s of stream"
+            )
+        cold_fig = {
+            "cold_lifts_measured": len(cold.lift_ms),
+            "cold_lift_to_sound_ms_p50": _fmt(c50),
+            "cold_lift_to_sound_ms_p95": _fmt(c95),
+            "cold_lift_to_sound_ms_max": _fmt(max(cold.lift_ms)),
+            "cold_hangup_to_silence_ms_p95": _fmt(ch95),
+            "cold_underruns": cold.underruns,
+            "cold_dropouts": cold.dropouts,
+            "cold_control_underruns": None if cold.control is None else cold.control[0],
+        }
     print(
-        f"idle CPU: {child.idle_cpu_percent:.2f} % of one core over {child.idle_seconds:.0f} s, "
-        f"of which the ALSA pulse plugin thread {child.idle_cpu_plugin_percent:.2f} % "
-        f"(goal <= {GOALS['idle_cpu_percent']:g} %)"
+        f"idle CPU, stream paused: {child.idle_cpu_percent:.2f} % of one core over "
+        f"{child.idle_seconds:.0f} s, of which the ALSA pulse plugin thread "
+        f"{child.idle_cpu_plugin_percent:.2f} % (goal <= {GOALS['idle_cpu_percent']:g} %)"
     )
+    if open_child is not None:
+        print(
+            f"idle CPU, stream kept running (idle_stop_s 0): {open_child.idle_cpu_percent:.2f} % "
+            f"over {open_child.idle_seconds:.0f} s, of which the ALSA pulse plugin thread "
+            f"{open_child.idle_cpu_plugin_percent:.2f} %"
+        )
+        cold_fig["open_idle_cpu_percent"] = _fmt(open_child.idle_cpu_percent, 3)
+        cold_fig["open_idle_cpu_pulse_plugin_percent"] = _fmt(open_child.idle_cpu_plugin_percent, 3)
     print(
         f"memory after {args.child_lifts} lifts: VmRSS {child.vm_rss_mb:.1f} MiB, "
         f"VmHWM {child.vm_hwm_mb:.1f} MiB (goal <= {GOALS['rss_mb']:g} MB)"
@@ -538,8 +752,11 @@ def report(
         f"({', '.join(f'{t:.3f}' for t in ready)}; exit codes {ready_codes}) "
         f"(goal <= {GOALS['start_to_ready_s']:g} s)"
     )
+    cold95 = cold_fig.get("cold_lift_to_sound_ms_p95")
     meets = {
-        "lift_to_sound_p95_ms": lift95 <= GOALS["lift_to_sound_p95_ms"],
+        "lift_to_sound_p95_ms": lift95 <= GOALS["lift_to_sound_p95_ms"]
+        and (cold95 is None or cold95 <= GOALS["lift_to_sound_p95_ms"]),
+        "hangup_to_silence_p95_ms": hang95 <= GOALS["hangup_to_silence_p95_ms"],
         "idle_cpu_percent": child.idle_cpu_percent <= GOALS["idle_cpu_percent"],
         "rss_mb": child.vm_rss_mb <= GOALS["rss_mb"],
         "start_to_ready_s": ready_median <= GOALS["start_to_ready_s"],
@@ -569,9 +786,13 @@ def report(
         "hangup_to_fade_start_ms_p95": _fmt(stop95),
         "underruns": lifts.underruns,
         "underrun_lifts": lifts.underrun_lifts,
+        "stream_seconds": _fmt(stream_s),
+        "control_underruns": None if lifts.control is None else lifts.control[0],
+        "control_seconds": None if lifts.control is None else _fmt(lifts.control[1]),
         "callbacks": lifts.callbacks,
         "dropouts": lifts.dropouts,
         "lifts_waited_for_decode": lifts.waited,
+        **cold_fig,
         "idle_cpu_percent": _fmt(child.idle_cpu_percent, 3),
         "idle_cpu_pulse_plugin_percent": _fmt(child.idle_cpu_plugin_percent, 3),
         "idle_seconds": _fmt(child.idle_seconds),

@@ -139,6 +139,7 @@ class Booth:
         self._backoff_s = 1.0
         self._next_health = 0.0
         self._last_callbacks = -1
+        self._idle_stop_at: float | None = None  # stop the stream then, if still silent
         self.store: SetStore | None = None
         self.sync: SyncWorker | None = None
         self._pending_set: SyncReady | None = None
@@ -277,7 +278,8 @@ class Booth:
 
     def _deadline(self) -> float:
         times = [self._next_health]
-        for t in (self.session.deadline(), self._debouncer.settle_at, self._retry_at):
+        deadlines = (self.session.deadline(), self._debouncer.settle_at, self._retry_at)
+        for t in (*deadlines, self._idle_stop_at):
             if t is not None:
                 times.append(t)
         return min(times)
@@ -350,12 +352,15 @@ class Booth:
             self._feed(Tick(now), now)
         if self._retry_at is not None and now >= self._retry_at and self._closer is None:
             self._open_audio(now)
+        if self._idle_stop_at is not None and now >= self._idle_stop_at:
+            self._idle_stop(now)
         if now >= self._next_health:
             self._next_health = now + self._health_s
             self._check_health(now)
 
     def _feed(self, event: object, now: float) -> None:
         self._run_effects(self.session.handle(event, now, self.wall()))
+        self._arm_idle_stop(now)
         if self.sync is not None:
             if self.session.state is State.IDLE:
                 self.sync.on_hook.set()
@@ -414,6 +419,7 @@ class Booth:
                 case Play(sound=sound):
                     self._live_voice = False
                     self.mixer.play(sound.samples, SoundFinished(sound))  # type: ignore[arg-type]
+                    self._resume_audio()
                     if sound.clip is not None:
                         self.library.started(sound.clip.file)
                 case Stop():
@@ -519,6 +525,7 @@ class Booth:
             return
         self._last_callbacks = -1
         self._next_health = now + self._health_s
+        self._arm_idle_stop(now)
         if self._retry_at is not None:
             self._retry_at = None
             self._feed(AudioBack(self.audio.device_name), now)
@@ -532,7 +539,7 @@ class Booth:
     def _check_health(self, now: float) -> None:
         """Feed the watchdog only while the audio thread runs or its recovery progresses."""
         assert self.audio is not None
-        if self.audio.is_open:
+        if self.audio.running:  # paused on purpose when idle: nothing to advance
             callbacks = self.mixer.stats.callbacks
             stalled = callbacks == self._last_callbacks
             self._last_callbacks = callbacks
@@ -544,6 +551,40 @@ class Booth:
         if self.live is not None and not self.live.healthy():
             return  # the thread that supervises baresip died: let systemd restart us
         self.notifier.watchdog()
+
+    def _arm_idle_stop(self, now: float) -> None:
+        """Plan the idle stop of a running stream while the handset is on the hook."""
+        idle_s = self.config.audio.idle_stop_s
+        running = self.audio is not None and self.audio.running
+        if not running or idle_s <= 0 or self.session.state is not State.IDLE:
+            self._idle_stop_at = None
+        elif self._idle_stop_at is None:
+            self._idle_stop_at = now + idle_s
+
+    def _idle_stop(self, now: float) -> None:
+        """Pause the stream of an idle booth: no callbacks, no wake-ups until the next sound."""
+        assert self.audio is not None
+        self._idle_stop_at = None
+        if not self.mixer.silent:  # a fade still on its way out
+            self._arm_idle_stop(now)
+            return
+        try:
+            self.audio.pause()
+        except AudioError as e:
+            self._audio_failed(str(e), now)
+            return
+        log.debug("audio: stream paused after %g s of silence", self.config.audio.idle_stop_s)
+
+    def _resume_audio(self) -> None:
+        """Open the paused stream for a sound the mixer just queued (it primes the buffer)."""
+        audio = self.audio
+        if audio is None or not audio.is_open or audio.running:
+            return
+        self._last_callbacks = -1  # the next health check starts counting afresh
+        try:
+            audio.resume()
+        except AudioError as e:  # handled by the loop, outside this effect list
+            self.post(AudioLost(str(e)))
 
     def _audio_failed(self, reason: str, now: float) -> None:
         assert self.audio is not None

@@ -133,6 +133,7 @@ def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> I
         booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
         fleet = _fleet_worker(config, booth, outbox.path)
         if fleet is not None:
+            outbox.on_commit = fleet.wake
             fleet.start()
         try:
             yield booth
@@ -146,13 +147,15 @@ def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> I
 def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | None:
     """The fleet thread if `<state_dir>/fleet.json` exists (`kiosk enroll`)."""
     from kiosk.fleet import identity
-    from kiosk.fleet.client import HubClient, HubLimits
-    from kiosk.fleet.worker import FleetWorker
 
     state_dir = Path(config.state_dir)
     me = identity.load(state_dir)
     if me is None:
         return None
+    # Imported only once enrolled: requests and TLS cost a booth ~10 MB of RSS.
+    from kiosk.fleet.client import HubClient, HubLimits
+    from kiosk.fleet.worker import FleetWorker
+
     log.info("enrolled with %s as booth %s", me.hub, me.booth_id)
     limits = HubLimits(config.fleet.timeout_s, config.fleet.timeout_s)
     return FleetWorker(

@@ -47,8 +47,10 @@ class AudioConfig:
     channels: int = field(default=1, metadata=limits(1, 8))
     block_ms: float = field(default=5.0, metadata=limits(1, 50))
     latency_ms: float = field(default=15.0, metadata=limits(1, 500))
-    fade_ms: float = field(default=8.0, metadata=limits(5, 10))
+    fade_ms: float = field(default=5.0, metadata=limits(5, 10))
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
+    # Close the stream after this long on the hook in silence (a lift opens it); 0 = never.
+    idle_stop_s: float = field(default=10.0, metadata=limits(0, 86400))
 
 
 @dataclass(frozen=True)

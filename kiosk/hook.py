@@ -1,9 +1,12 @@
-"""The hook switch: a gpiozero Button whose callbacks only post raw edges, and the debouncer.
+"""The hook switch: a gpiozero input whose callbacks only post raw edges, and the debouncer.
 
 We do not use gpiozero's `bounce_time`: backends disagree on it (lgpio's glitch filter delays
 the first edge; the mock factory ignores it). Instead the first edge that changes the state acts
 at once, later edges within `debounce_s` are chatter, and when the window closes the real pin
 level is read again so a quick genuine flip is never lost.
+
+A `DigitalInputDevice`, not a `Button`: Button's hold thread wakes every 100 ms for
+`when_held`, which the booth never uses (10 wake-ups a second on an idle booth).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gpiozero import Button
+from gpiozero import DigitalInputDevice
 
 from kiosk.config import HookConfig
 from kiosk.events import HookEdge
@@ -33,21 +36,21 @@ class HookSwitch:
         self._closed_means_lifted = config.active == "closed"
         self._post = post
         self._clock = clock
-        self._button = Button(
+        self._input = DigitalInputDevice(
             config.pin, pull_up=config.pull_up, bounce_time=None, pin_factory=pin_factory
         )
-        self._button.when_pressed = self._edge
-        self._button.when_released = self._edge
+        self._input.when_activated = self._edge
+        self._input.when_deactivated = self._edge
 
     def off_hook(self) -> bool:
         """The switch's level now: True if the handset is lifted."""
-        return bool(self._button.is_pressed) == self._closed_means_lifted
+        return bool(self._input.is_active) == self._closed_means_lifted
 
     def _edge(self) -> None:
         self._post(HookEdge(self.off_hook(), self._clock()))
 
     def close(self) -> None:
-        self._button.close()
+        self._input.close()
 
 
 @dataclass

@@ -77,6 +77,7 @@ class Outbox:
         self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
         self._db.executescript(SCHEMA)
         self._pending: list[tuple[str, str]] = []
+        self.on_commit: Callable[[], None] | None = None  # after each flush that committed
 
     def publish(self, record: dict[str, Any]) -> None:
         """Buffer one event with a fresh id and its wall-clock time; `flush()` makes it durable.
@@ -98,6 +99,8 @@ class Outbox:
         except sqlite3.Error:
             self._pending = rows + self._pending  # keep them for the next try (disk full?)
             raise
+        if self.on_commit is not None:
+            self.on_commit()
         return len(rows)
 
     def _commit(self, rows: list[tuple[str, str]]) -> None:

@@ -14,7 +14,7 @@ shift || true
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev libportaudio2
   libsndfile1 libasound2-plugins alsa-utils pulseaudio pulseaudio-utils espeak-ng sox systemd
   nginx curl postgresql openssl baresip-core sip-tester shellcheck e2fsprogs chromium
-  chromium-driver softhsm2 redis-server)
+  chromium-driver softhsm2 redis-server jackd2)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()

@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     worker = FleetWorker(
         HubClient(me, HubLimits(2, 2)), outbox.path, CONFIG, BoothStatus, state_dir
     )
+    outbox.on_commit = worker.wake  # as kiosk.cli wires them
     worker.start()
     print("ready", flush=True)
     rng = random.Random()

@@ -5,7 +5,7 @@ with the rig's ALSA config when `sounddevice` is first imported:
 
     python -m tests.soak_child --workdir DIR [--cycles 2000] [--seed N]
 
-It builds a real Booth (real PortAudio stream, a real gpiozero Button on MockFactory pins,
+It builds a real Booth (real PortAudio stream, a real gpiozero input on MockFactory pins,
 a small set of short clips), drives the hook like a worn switch, and prints progress on
 stderr and a JSON summary on the last stdout line (tests/integration/test_soak.py reads it).
 

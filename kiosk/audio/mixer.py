@@ -51,21 +51,32 @@ class Mixer:
         self._tmp = np.zeros(max_frames, dtype=np.float32)
         self._current: Voice | None = None
         self._fading: Voice | None = None
+        self._issued = 0  # commands appended (main thread)
+        self._settled = (0, True)  # (commands taken, nothing playing), one write (audio thread)
         self.stats = MixerStats()
 
     # -- main thread -------------------------------------------------------------------
     def play(self, samples: Samples, done: object) -> None:
         """Start `samples` at the next block, cutting (with a fade) whatever plays now."""
+        self._issued += 1
         self._commands.append(Voice(samples, done))
 
     def stop(self) -> None:
         """Fade out the current sound; silence follows within one block plus the fade."""
+        self._issued += 1
         self._commands.append(None)
 
     def reset(self) -> None:
         """Forget queued commands and voices; only while no stream is running."""
         self._commands.clear()
         self._current = self._fading = None
+        self._settled = (self._issued, True)
+
+    @property
+    def silent(self) -> bool:
+        """Main thread: every command is taken and nothing plays, so blocks stay silence."""
+        taken, quiet = self._settled
+        return quiet and taken == self._issued
 
     # -- audio thread ------------------------------------------------------------------
     def render(self, out: np.ndarray, underrun: bool = False) -> None:
@@ -79,13 +90,16 @@ class Mixer:
         if frames > len(self._mix):  # PortAudio keeps to the block size we asked for
             out.fill(0.0)
             return
+        taken = self._settled[0]
         while self._commands:
             voice = self._commands.popleft()
+            taken += 1
             if self._current is not None:
                 self._current.fade_pos = 0
                 self._fading = self._current
             self._current = voice
         if self._current is None and self._fading is None:
+            self._settled = (taken, True)
             out.fill(0.0)
             return
         stats.blocks_playing += 1
@@ -104,6 +118,7 @@ class Mixer:
         np.multiply(mix, self._gain, out=mix)
         for ch in range(out.shape[1]):
             out[:, ch] = mix
+        self._settled = (taken, self._current is None and self._fading is None)
 
     def _render_fade(self, voice: Voice, mix: np.ndarray) -> None:
         n = min(len(mix), len(self._fade) - voice.fade_pos, len(voice.samples) - voice.pos)

@@ -35,7 +35,11 @@ class AudioOutput:
     """Owns the stream; the PortAudio thread calls only `mixer.render`.
 
     `on_stopped` runs on the PortAudio thread when the stream ends by itself (device lost);
-    it must only post an event.
+    it must only post an event. `pause()` closes the stream of an idle booth (no callbacks, no
+    PortAudio thread); `resume()` opens it again, priming the buffer from the mixer, so the
+    sound queued before it is the first thing written. Closed rather than stopped: starting a
+    stopped stream whose device went away meanwhile hangs in PortAudio 19.6 (its callback
+    thread never comes up), while opening one fails at once.
     """
 
     def __init__(
@@ -56,16 +60,28 @@ class AudioOutput:
         self.mixer = mixer
         self._on_stopped = on_stopped
         self._stream: sd.OutputStream | None = None
+        self._paused = False
         self.device_name = ""
 
     @property
     def is_open(self) -> bool:
+        """Running, or paused on purpose (`resume()` opens it again)."""
+        return self._stream is not None or self._paused
+
+    @property
+    def running(self) -> bool:
+        """Open and calling back (not paused)."""
         return self._stream is not None
 
     def open(self, rescan: bool = False) -> None:
         """Open and start the stream. Raises AudioError naming the device."""
         if self._stream is not None:
             return
+        self._stream = self._start(rescan)
+        self._paused = False
+        log.info("audio stream open on %r at %d Hz", self.device_name, self.rate)
+
+    def _start(self, rescan: bool) -> sd.OutputStream:
         try:
             if rescan:
                 # PortAudio lists devices once at init; re-init to see a re-plugged USB card.
@@ -82,18 +98,34 @@ class AudioOutput:
                 latency=self.latency_s,
                 callback=self._callback,
                 finished_callback=self._finished,
+                prime_output_buffers_using_stream_callback=True,
             )
             stream.start()
         except AudioError:
             raise
         except (sd.PortAudioError, ValueError, OSError) as e:
             raise AudioError(f"audio.device {self.device!r}: cannot open: {e}") from e
-        self._stream = stream
-        log.info("audio stream open on %r at %d Hz", self.device_name, self.rate)
+        return stream
+
+    def pause(self) -> None:
+        """Close the stream, dropping what is buffered (silence); `is_open` stays True."""
+        stream = self._stream
+        if stream is None:
+            return
+        self._paused = True
+        self._stream = None  # first: the finished callback must not report a lost device
+        self.close_stream(stream)
+
+    def resume(self) -> None:
+        """Open a paused stream again. Raises AudioError naming the device (still paused)."""
+        if self._stream is None and self._paused:
+            self._stream = self._start(rescan=False)
+            self._paused = False
 
     def detach(self) -> sd.OutputStream | None:
         """Forget the stream at once (is_open turns False); close it with `close_stream`."""
         stream, self._stream = self._stream, None
+        self._paused = False
         return stream
 
     def close(self) -> None:
@@ -115,5 +147,5 @@ class AudioOutput:
         self.mixer.render(outdata, bool(status.output_underflow))
 
     def _finished(self) -> None:
-        if self._stream is not None:
+        if self._stream is not None and not self._paused:
             self._on_stopped()

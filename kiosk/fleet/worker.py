@@ -3,12 +3,15 @@
 It never touches the main loop's state: it reads the `BoothStatus` the main loop publishes
 (through `status()`) and opens its own connection to the outbox file. While the hub is down
 it backs off (upload_interval doubling to retry_max_s); nothing it does can block the loop.
+Once the queue is empty it sleeps until `wake()` (events committed) or the next heartbeat,
+and then uploads at most once per upload_interval: an idle booth never looks at the outbox.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import shutil
 import sqlite3
@@ -29,7 +32,10 @@ log = logging.getLogger(__name__)
 
 
 class FleetWorker:
-    """Owns the fleet thread. `start()`, then `stop()` from the thread that started it."""
+    """Owns the fleet thread. `start()`, then `stop()` from the thread that started it.
+
+    Whoever commits events must call `wake()` (kiosk.cli sets it as the outbox's `on_commit`).
+    """
 
     def __init__(
         self,
@@ -58,13 +64,19 @@ class FleetWorker:
         self.batch_bytes = MAX_BATCH_BYTES
         self._failures = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()  # events were queued, or stop
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        """Events were committed to the outbox (any thread; never blocks)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             # A request to a hanging hub may take timeout_s: don't hold up the daemon's stop
             # for it (the thread is a daemon; the outbox is consistent at any point).
@@ -80,14 +92,21 @@ class FleetWorker:
             next_beat = next_upload + self.rng.uniform(
                 1.0, min(10.0, self.config.heartbeat_interval)
             )
+            last_pass = -math.inf
             while not self._stop.is_set():
                 now = self.clock()
+                if self._wake.is_set():
+                    self._wake.clear()
+                    if next_upload == math.inf:  # batch: one pass per upload_interval
+                        next_upload = max(now, last_pass + self.config.upload_interval)
                 if now >= next_upload:
-                    next_upload = now + self._upload_pass(box)
+                    last_pass = now
+                    delay = self._upload_pass(box)
+                    next_upload = now + delay if self._left(box) else math.inf
                 if now >= next_beat:
                     self._beat(box)
                     next_beat = now + self.config.heartbeat_interval
-                self._stop.wait(max(0.0, min(next_beat, next_upload) - self.clock()))
+                self._wake.wait(max(0.0, min(next_beat, next_upload) - self.clock()))
         finally:
             box.close()
 
@@ -111,6 +130,13 @@ class FleetWorker:
             log.info("event upload works again")
         self._failures = 0
         return self.config.upload_interval
+
+    def _left(self, box: Outbox) -> bool:
+        """Whether a pass must follow on its own: the hub failed or events are still queued."""
+        try:
+            return self._failures > 0 or len(box) > 0
+        except sqlite3.Error:
+            return True
 
     def _checkpoint(self, box: Outbox) -> None:
         """Fsync what the main loop committed (it commits without fsync), hub up or down."""

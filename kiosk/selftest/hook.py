@@ -29,7 +29,7 @@ def check_hook(
     pin_factory: Any = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Item:
-    """Watch the real switch (gpiozero Button via HookSwitch) through one lift and hang-up."""
+    """Watch the real switch (gpiozero input via HookSwitch) through one lift and hang-up."""
     edges: queue.SimpleQueue[object] = queue.SimpleQueue()
     try:
         switch = HookSwitch(config, edges.put, pin_factory, clock)

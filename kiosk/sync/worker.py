@@ -50,16 +50,18 @@ class SyncWorker:
         syncer.purged = lambda done: self._post(ConsentPurged(done.removed, done.active_files))
 
     def _wait_on_hook(self) -> None:
-        """Hold fsync-heavy steps until nobody is listening (or we are stopping)."""
-        while not self.on_hook.wait(0.5):
-            if self._stop.is_set():
-                raise SyncError("error", "stopping")
+        """Hold fsync-heavy steps until nobody is listening (or we are stopping: `stop()` sets
+        `on_hook` too, so this sleeps on the event alone)."""
+        self.on_hook.wait()
+        if self._stop.is_set():
+            raise SyncError("error", "stopping")
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.on_hook.set()  # wakes a sync held in _wait_on_hook
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self.syncer.close()

@@ -6,6 +6,7 @@ recording. No assertion is on latency: that is what bench/ measures.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,48 @@ def test_lift_plays_a_clip_and_hang_up_brings_silence(tmp_path: Path, pulse: Pul
     assert len(after) > 10000 and np.max(np.abs(after)) < 1e-4  # silence after hang-up
     around = rec.between(hang["t"] - 0.1, hang["t"] + 0.1)
     assert max_step(around) < 0.2  # faded out: no click
+
+
+def paused(pulse: PulseSink, booth: HeadlessBooth, timeout: float = 10.0) -> bool:
+    """Whether the booth, once its stream is open, pauses it (PulseAudio has no stream from it)
+    within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while "audio stream open" not in booth.stderr:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    while pulse.pactl("list", "short", "sink-inputs").strip():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_lift_starts_the_stream_the_idle_booth_paused(tmp_path: Path, pulse: PulseSink) -> None:
+    clips = make_set(tmp_path / "set", {"a.wav": 2.0, "b.flac": 2.0})
+    cfg = write_config(tmp_path, tmp_path / "set", audio__idle_stop_s=0.3)
+    booth = HeadlessBooth(cfg, pulse.env)
+    with pulse.record() as rec:
+        try:
+            was_paused = paused(pulse, booth)
+            booth.send("lift")
+            start = booth.wait_for("clip_start")
+            booth.send("sleep 0.6", "hangup")
+            hang = booth.wait_for("hangup")
+            booth.send("sleep 0.8")
+            booth.wait_for("clip_end")
+            rec.sync(0.6)
+            paused_again = paused(pulse, booth)
+        finally:
+            assert booth.quit() == 0
+    assert was_paused and paused_again, booth.stderr[-3000:]
+    heard = window(rec, start["t"] - 0.05, hang["t"])
+    _, score = best_lag(heard, clips[start["clip"]][:12000])
+    assert score > 0.9, booth.stderr[-3000:]  # the clip's start, not cut or garbled
+    assert max_step(heard) < 0.2  # the restarted stream begins without a click
+    around = window(rec, hang["t"] - 0.1, hang["t"] + 0.3)
+    assert max_step(around) < 0.2
+    assert np.max(np.abs(window(rec, hang["t"] + 0.05, hang["t"] + 0.5))) < 1e-4
 
 
 def test_lift_that_lasts_pause_next_clip_end_tone(tmp_path: Path, pulse: PulseSink) -> None:
@@ -213,6 +256,32 @@ def test_audio_device_lost_mid_clip_then_back(tmp_path: Path) -> None:
         heard, make_set(tmp_path / "again", {"a.wav": 6.0, "b.wav": 6.0})[second["clip"]][:24000]
     )
     assert score > 0.9, f"no audio after recovery (score {score:.2f})"
+
+
+def test_audio_device_lost_while_paused_shows_at_the_next_lift(tmp_path: Path) -> None:
+    make_set(tmp_path / "set", {"a.wav": 2.0, "b.wav": 2.0})
+    cfg = write_config(tmp_path, tmp_path / "set", audio__idle_stop_s=0.3)
+    with PulseSink(tmp_path) as sink:
+        booth = HeadlessBooth(cfg, sink.env)
+        try:
+            assert paused(sink, booth), booth.stderr[-3000:]
+            sink.stop()  # the card goes while nobody listens
+            booth.send("lift")
+            lost = booth.wait_for("error")
+            sink.start()  # the card is back
+            booth.send("hangup", "lift")
+            with sink.record() as rec:
+                second = booth.wait_for("clip_start", 2, timeout=20)
+                booth.send("sleep 1")
+                rec.sync(1.0)
+                booth.send("hangup")
+                booth.wait_for("hangup", 2)
+        finally:
+            code = booth.quit()
+    assert code == 0, booth.stderr[-3000:]
+    assert lost["source"] == "audio", lost
+    heard = window(rec, second["t"], second["t"] + 1.0)
+    assert heard.size and np.max(np.abs(heard)) > 0.01, "no audio after recovery"
 
 
 def test_rotation_remembers_its_place_across_restarts(tmp_path: Path, pulse: PulseSink) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from kiosk.outbox import Outbox
 from tests.audio_rig import PulseSink
-from tests.booth_runner import write_config
+from tests.booth_runner import HeadlessBooth, write_config
 from tests.clipmaker import make_set
 
 pytestmark = pytest.mark.pulse
@@ -129,6 +129,43 @@ def test_a_stalled_audio_thread_lets_the_watchdog_fire_then_recovers(
     assert "WATCHDOG=1" in recovered, recovered
     assert "the audio callback stalled" in err
     assert code == 0, err
+
+
+def test_a_paused_idle_stream_feeds_the_watchdog_and_a_stall_after_a_lift_fires_it(
+    tmp_path: Path, notify: NotifySocket
+) -> None:
+    with PulseSink(tmp_path) as pulse:
+        make_set(tmp_path / "set")
+        config = write_config(tmp_path, tmp_path / "set", audio__idle_stop_s=0.5)
+        env = {**pulse.env, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"}
+        booth = HeadlessBooth(config, env)
+        try:
+            notify.wait_for("READY=1")
+            paused = notify.collect(3.5)
+            paused_inputs = pulse.pactl("list", "short", "sink-inputs")
+            stalled_while_paused = "stalled" in booth.stderr
+            booth.send("lift")
+            booth.wait_for("clip_start")
+            playing_inputs = pulse.pactl("list", "short", "sink-inputs")
+            assert pulse._proc is not None
+            os.kill(pulse._proc.pid, signal.SIGSTOP)
+            try:
+                notify.collect(2.2)
+                frozen = notify.collect(4.0)
+            finally:
+                os.kill(pulse._proc.pid, signal.SIGCONT)
+            recovered = notify.collect(8.0)
+            booth.send("hangup")
+        finally:
+            code = booth.quit()
+    assert not paused_inputs.strip(), paused_inputs  # no stream, no callbacks
+    assert paused.count("WATCHDOG=1") >= 2, paused
+    assert not stalled_while_paused, booth.stderr
+    assert playing_inputs.strip(), playing_inputs  # the lift opened it again
+    assert "WATCHDOG=1" not in frozen, frozen
+    assert "WATCHDOG=1" in recovered, recovered
+    assert "the audio callback stalled" in booth.stderr
+    assert code == 0, booth.stderr
 
 
 def test_missing_audio_device_retries_without_crash_or_ready(

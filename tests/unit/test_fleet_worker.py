@@ -5,6 +5,7 @@ The real client against the real hub: tests/integration/test_fleet.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,36 @@ def test_heartbeat_counts_drops_and_the_queue_and_learns_the_offset(tmp_path: Pa
     )
     reader.close()
     box.close()
+
+
+class CountingWorker(FleetWorker):
+    """Counts upload passes (each one reads the outbox)."""
+
+    passes = 0
+
+    def _upload_pass(self, box: Outbox) -> float:
+        self.passes += 1
+        return super()._upload_pass(box)
+
+
+def test_an_empty_queue_sleeps_until_events_are_committed(tmp_path: Path) -> None:
+    hub = FakeHub()
+    box = Outbox(tmp_path / "o.sqlite3", max_events=100)
+    fake: Any = hub
+    cfg = FleetConfig(batch_size=4, upload_interval=0.02, heartbeat_interval=3600)
+    status = BoothStatus("lobby", 2, "ok", "", None, True, True)
+    fleet = CountingWorker(fake, box.path, cfg, lambda: status, tmp_path)
+    box.on_commit = fleet.wake
+    fleet.start()
+    try:
+        time.sleep(0.3)  # 15 upload intervals with nothing queued
+        idle_passes = fleet.passes
+        queue(box, range(6))
+        deadline = time.monotonic() + 10
+        while fleet.uploaded < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        fleet.stop()
+        box.close()
+    assert idle_passes == 1  # the one at start; then it slept on the event
+    assert fleet.uploaded == 6 and fleet.passes == 2  # woken by the commit: one pass

@@ -3,6 +3,7 @@
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from kiosk.audio.mixer import Mixer
 
@@ -10,9 +11,9 @@ BLOCK = 240
 FADE = 384  # 8 ms at 48 kHz
 
 
-def make(gain: float = 1.0) -> tuple[Mixer, list[object]]:
+def make(gain: float = 1.0, fade: int = FADE) -> tuple[Mixer, list[object]]:
     posted: list[object] = []
-    return Mixer(8192, FADE, gain, posted.append), posted
+    return Mixer(8192, fade, gain, posted.append), posted
 
 
 def render(m: Mixer, blocks: int, channels: int = 1) -> np.ndarray:
@@ -46,20 +47,21 @@ def test_gain_and_stereo() -> None:
     assert np.allclose(out, 0.4)
 
 
-def test_stop_fades_out_smoothly_then_silence() -> None:
-    m, posted = make()
+@pytest.mark.parametrize("fade", [240, FADE, 480])  # 5, 8 and 10 ms: audio.fade_ms's range
+def test_stop_fades_out_smoothly_then_silence(fade: int) -> None:
+    m, posted = make(fade=fade)
     tone = (0.5 * np.sin(np.arange(48000) * 2 * np.pi * 440 / 48000)).astype(np.float32)
     m.play(tone, "done")
     before = render(m, 4)
     m.stop()
     after = render(m, 4)[:, 0]
     assert np.array_equal(before[:, 0], tone[: 4 * BLOCK])
-    fade = after[:FADE]
-    envelope = fade / tone[4 * BLOCK : 4 * BLOCK + FADE]
-    mask = np.abs(tone[4 * BLOCK : 4 * BLOCK + FADE]) > 0.05
+    faded = after[:fade]
+    envelope = faded / tone[4 * BLOCK : 4 * BLOCK + fade]
+    mask = np.abs(tone[4 * BLOCK : 4 * BLOCK + fade]) > 0.05
     assert np.all(np.diff(envelope[mask]) <= 1e-6)  # monotonic fade
     assert envelope[mask][0] > 0.95 and envelope[mask][-1] < 0.05
-    assert not after[FADE:].any()  # silence within the fade (8 ms)
+    assert not after[fade:].any()  # silence within the fade
     assert np.max(np.abs(np.diff(after))) < 0.05  # no click: steps no bigger than the tone's own
     assert posted == []  # a stopped sound never reports finishing
 
@@ -78,6 +80,35 @@ def test_reset_forgets_everything() -> None:
     m.play(np.ones(48000, dtype=np.float32), "x")
     m.reset()
     assert not render(m, 2).any()
+
+
+def test_silent_once_every_command_is_taken_and_the_fade_is_out() -> None:
+    m, _ = make()
+    assert m.silent
+    m.play(np.full(48000, 0.3, dtype=np.float32), "a")
+    assert not m.silent  # queued, not yet taken by the audio thread
+    render(m, 2)
+    assert not m.silent  # playing
+    m.stop()
+    assert not m.silent
+    render(m, 1)  # the fade has begun (FADE > one block)
+    assert not m.silent
+    render(m, 1)
+    assert m.silent
+    m.stop()  # a stop with nothing playing still has to be taken
+    assert not m.silent
+    render(m, 1)
+    assert m.silent
+
+
+def test_silent_after_a_sound_ends_by_itself_and_after_reset() -> None:
+    m, _ = make()
+    m.play(np.full(BLOCK // 2, 0.3, dtype=np.float32), "short")
+    render(m, 1)
+    assert m.silent
+    m.play(np.full(48000, 0.3, dtype=np.float32), "long")
+    m.reset()
+    assert m.silent
 
 
 def test_render_does_not_allocate_sample_buffers() -> None:

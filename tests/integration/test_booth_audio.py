@@ -91,13 +91,13 @@ def test_a_lift_starts_the_stream_the_idle_booth_paused(tmp_path: Path, pulse: P
         finally:
             assert booth.quit() == 0
     assert was_paused and paused_again, booth.stderr[-3000:]
-    heard = window(rec, start["t"] - 0.05, hang["t"])
+    heard = rec.between(start["t"] - 0.05, hang["t"])
     _, score = best_lag(heard, clips[start["clip"]][:12000])
     assert score > 0.9, booth.stderr[-3000:]  # the clip's start, not cut or garbled
     assert max_step(heard) < 0.2  # the restarted stream begins without a click
-    around = window(rec, hang["t"] - 0.1, hang["t"] + 0.3)
+    around = rec.between(hang["t"] - 0.1, hang["t"] + 0.3)
     assert max_step(around) < 0.2
-    assert np.max(np.abs(window(rec, hang["t"] + 0.05, hang["t"] + 0.5))) < 1e-4
+    assert np.max(np.abs(rec.between(hang["t"] + 0.05, hang["t"] + 0.5))) < 1e-4
 
 
 def test_lift_that_lasts_pause_next_clip_end_tone(tmp_path: Path, pulse: PulseSink) -> None:
@@ -280,7 +280,7 @@ def test_audio_device_lost_while_paused_shows_at_the_next_lift(tmp_path: Path) -
             code = booth.quit()
     assert code == 0, booth.stderr[-3000:]
     assert lost["source"] == "audio", lost
-    heard = window(rec, second["t"], second["t"] + 1.0)
+    heard = rec.between(second["t"], second["t"] + 1.0)
     assert heard.size and np.max(np.abs(heard)) > 0.01, "no audio after recovery"
 
 

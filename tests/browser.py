@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -48,4 +48,15 @@ def click_through(browser: webdriver.Chrome, element: WebElement, timeout_s: flo
     (a click returns as soon as the navigation starts)."""
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, timeout_s).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, timeout_s).until(lambda _: _replaced(page))
+
+
+def _replaced(page: WebElement) -> bool:
+    """The old page's root is gone. Mid-navigation chromedriver may say so with a plain
+    WebDriverException ("Node with given id does not belong to the document") instead of
+    StaleElementReferenceException (its subclass), which selenium's staleness_of lets through."""
+    try:
+        page.is_enabled()
+    except WebDriverException:
+        return True
+    return False

@@ -9,14 +9,7 @@ from hub.audit import AuditLog
 from hub.auth import digest
 from hub.db import Database
 from hub.webauth import AdminSessions
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.integration.test_fleetstore import Clock
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Booth software releases: signed targets in the content repository (docs/updates.md)."""

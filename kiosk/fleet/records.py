@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -42,6 +42,9 @@ Millis = Annotated[int, Field(ge=0, le=MAX_MS)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Name = Annotated[str, Field(max_length=MAX_NAME)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+UpdateState = Literal[
+    "idle", "downloading", "staged", "applying", "probation", "rolled_back", "failed"
+]
 Scalar = str | bool | int | float | None
 
 
@@ -114,6 +117,11 @@ class Heartbeat(_Record):
     events_dropped: Count | None = None
     queue_len: Count | None = None
     heartbeat_interval: Annotated[float, Field(ge=1, le=86400)] | None = None
+    # Software updates (docs/updates.md): the release this concerns, and with rolled_back or
+    # failed, why. The running version is `version`.
+    update_state: UpdateState | None = None
+    update_version: Name | None = None
+    update_reason: Text | None = None
 
 
 def _extra_problem(key: str, value: object) -> str:

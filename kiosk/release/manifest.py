@@ -18,6 +18,20 @@ nothing here and verifies everything against its own root-owned trusted metadata
         metadata/<N>.snapshot.json        metadata the daemon verified, for the helper to verify
         metadata/<N>.targets.json         again from its own root of trust
     STATE/update/request                  written last: {"version": "..."}; a path unit watches it
+    update.hook_file (/run/kiosk/hook)    "on\n" or "off\n", mode 0644, rewritten by the daemon
+                                          on every hook change: the helper switches only on "on"
+
+The root helper's status, root-owned, readable by the daemon (update.status_file, default
+/var/lib/kiosk-update/status.json), written atomically:
+
+    {"state": "idle|applying|probation|rolled_back|failed", "version": "<release concerned>",
+     "running": "<version /opt/kiosk/current points at>", "reason": "<why, for rolled_back or
+     failed>", "bad": ["<versions rolled back on this booth: never retried automatically>"],
+     "at": <unix time>}
+
+The daemon reports `downloading` and `staged` itself and the helper's state once the helper has
+taken the request; the heartbeat carries `version`, `update_state`, `update_version` and
+`update_reason` (kiosk.fleet.records.Heartbeat).
 """
 
 from __future__ import annotations

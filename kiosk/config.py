@@ -152,6 +152,16 @@ class BellConfig:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """Booth software updates (docs/updates-apply.md): the daemon stages, a root helper applies."""
+
+    hook_file: str = "/run/kiosk/hook"  # "on"/"off", written by the daemon; switch only on "on"
+    status_file: str = "/var/lib/kiosk-update/status.json"  # the helper's status, root-owned
+    ready_timeout_s: float = field(default=60.0, metadata=limits(1, 3600))  # new version: READY
+    probation_s: float = field(default=120.0, metadata=limits(0, 86400))  # then no restart
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the booth daemon reads from kiosk.yaml."""
 
@@ -163,6 +173,7 @@ class Config:
     fleet: FleetConfig = field(default_factory=FleetConfig)
     status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
     bell: BellConfig = field(default_factory=BellConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"

@@ -41,6 +41,9 @@ usage: sudo scripts/install.sh --hub URL --token-file FILE [options]
                       units are enabled with systemctl --root
   --venv-from VENV    reuse VENV's packages (the project included) instead of installing from
                       the network: for CI and offline images
+  --wheel FILE        install the booth software from this wheel (its version names the venv)
+                      instead of this source tree; with --venv-from, its packages serve the
+                      wheel's dependencies
   -h, --help          this text
 
 exit codes: 0 done, 1 a step failed, 2 the hub refused the token, 3 the hub was unreachable,
@@ -61,7 +64,7 @@ fail() {
 
 hub="" token=${KIOSK_ENROLL_TOKEN:-} token_file="" insecure="" root_json="" root_sha256="" set_name="" group="" pin=17 led_pin="" bell_pin="" card=""
 selftest=1 enroll=1
-uninstall=0 purge=0 root_dir="" venv_from=""
+uninstall=0 purge=0 root_dir="" venv_from="" wheel=""
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "$1 needs a value"; fi; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -80,6 +83,7 @@ while [ $# -gt 0 ]; do
     --audio-card) need_value "$@"; card=$2; shift 2 ;;
     --root-dir) need_value "$@"; root_dir=$2; shift 2 ;;
     --venv-from) need_value "$@"; venv_from=$2; shift 2 ;;
+    --wheel) need_value "$@"; wheel=$2; shift 2 ;;
     --no-selftest) selftest=0; shift ;;
     --no-enroll) enroll=0; shift ;;
     --uninstall) uninstall=1; shift ;;
@@ -142,6 +146,12 @@ if [ -n "$venv_from" ]; then
   [ -x "$venv_from/bin/python" ] || die_usage "--venv-from: '$venv_from' has no bin/python"
   venv_from=$(cd "$venv_from" && pwd)
 fi
+if [ -n "$wheel" ]; then
+  [ -f "$wheel" ] || die_usage "--wheel: no such file '$wheel'"
+  [[ "$(basename "$wheel")" =~ ^kiosk-([A-Za-z0-9.+!_]+)-[^-]+-[^-]+-[^-]+\.whl$ ]] ||
+    die_usage "--wheel: expected a kiosk-VERSION-...whl file, got '$wheel'"
+  wheel=$(cd "$(dirname "$wheel")" && pwd)/$(basename "$wheel")
+fi
 if [ -n "$root_dir" ]; then
   [ -d "$root_dir" ] || die_usage "--root-dir: no such directory '$root_dir'"
   root_dir=$(cd "$root_dir" && pwd)
@@ -156,7 +166,17 @@ R=$root_dir # every path below is "$R/..."; empty on a real booth
 live() { [ -z "$R" ]; }
 # systemd is PID 1 here (sd_booted(3)): not so in a chroot that builds an SD-card image.
 booted() { live && [ -d /run/systemd/system ]; }
-VENV=/opt/kiosk/venv
+# Each version in its own venv; `current` points at the running one (the update helper,
+# kiosk.update.apply, flips it). /opt/kiosk/venv is the layout before releases.
+if [ -n "$wheel" ]; then
+  VERSION=$(basename "$wheel" | cut -d- -f2)
+else
+  VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$SRC/pyproject.toml")
+fi
+VENVS=/opt/kiosk/venvs
+VENV=/opt/kiosk/current
+OLD_VENV=/opt/kiosk/venv
+UPDATE_UNITS=(kiosk-update.service kiosk-update.path)
 ETC=/etc/kiosk
 STATE=/var/lib/kiosk
 UNIT=/etc/systemd/system/kiosk.service
@@ -239,47 +259,61 @@ step_packages() {
 source_stamp() { # what the venv was built from: the source tree and the way it was installed
   {
     echo "venv-from=$venv_from"
+    if [ -n "$wheel" ]; then sha256sum <"$wheel"; fi
     (cd "$SRC" && find pyproject.toml kiosk hub -type f ! -path '*/__pycache__/*' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -d' ' -f1
 }
 
 step_venv() {
-  local stamp py site
+  local stamp py site dest
   stamp=$(source_stamp)
-  if [ -x "$R$VENV/bin/kiosk" ] && [ "$(cat "$R/opt/kiosk/.source" 2>/dev/null)" = "$stamp" ]; then
-    report unchanged venv "$VENV (kiosk $(cd "$SRC" && sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml))"
+  dest=$VENVS/$VERSION
+  if [ -x "$R$dest/bin/kiosk" ] && [ "$(readlink "$R$VENV" 2>/dev/null)" = "venvs/$VERSION" ] &&
+    [ "$(cat "$R/opt/kiosk/.source" 2>/dev/null)" = "$stamp" ]; then
+    report unchanged venv "$VENV -> $dest (kiosk $VERSION)"
     return 0
   fi
-  rm -rf -- "$R$VENV" "$R/opt/kiosk/.source"
-  mkdir -p "$R/opt/kiosk"
+  if [ -d "$R$OLD_VENV" ] && [ ! -L "$R$OLD_VENV" ]; then
+    # A venv's scripts name its own path, so the old one cannot move: it is rebuilt below.
+    rm -rf -- "$R$OLD_VENV"
+    report changed venv "$OLD_VENV removed (migrated to $VENVS/$VERSION and $VENV)"
+  fi
+  rm -rf -- "$R$dest" "$R/opt/kiosk/.source"
+  mkdir -p "$R$VENVS"
   if [ -n "$venv_from" ]; then
     # The same interpreter as VENV (its compiled packages), and VENV's site-packages (with its
     # .pth files, so an editable project install works too) on the path.
     py=$("$venv_from/bin/python" -c 'import sys; print(sys._base_executable)')
-    "$py" -m venv --without-pip "$R$VENV"
+    "$py" -m venv --without-pip "$R$dest"
     site=$("$venv_from/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-    "$R$VENV/bin/python" - "$site" <<'PY'
+    "$R$dest/bin/python" - "$site" <<'PY'
 import sys, sysconfig
 from pathlib import Path
 own = Path(sysconfig.get_path("purelib"))
 (own / "kiosk-venv-from.pth").write_text(f"import site; site.addsitedir({sys.argv[1]!r})\n")
 bindir = Path(sys.executable).parent
-for name, target in (("kiosk", "kiosk.cli"), ("kiosk-hub", "hub.cli"), ("kiosk-admin", "kiosk.admin.cli")):
+for name, target in (("kiosk", "kiosk.cli"), ("kiosk-hub", "hub.cli"), ("kiosk-admin", "kiosk.admin.cli"), ("kiosk-update", "kiosk.update.apply")):
     script = bindir / name
     script.write_text(
         f"#!{sys.executable}\nimport sys\nfrom {target} import main\nsys.exit(main())\n"
     )
     script.chmod(0o755)
 PY
+    if [ -n "$wheel" ]; then
+      "$venv_from/bin/python" -m pip --python "$R$dest/bin/python" install -q --no-index \
+        --disable-pip-version-check "$wheel" || fail "venv: pip install $wheel into $dest failed"
+    fi
   else
-    python3 -m venv --system-site-packages "$R$VENV"
-    "$R$VENV/bin/pip" install -q --upgrade-strategy only-if-needed "$SRC" ||
-      fail "venv: pip install $SRC into $VENV failed"
+    python3 -m venv --system-site-packages "$R$dest"
+    "$R$dest/bin/pip" install -q --upgrade-strategy only-if-needed "${wheel:-$SRC}" ||
+      fail "venv: pip install ${wheel:-$SRC} into $dest failed"
   fi
-  "$R$VENV/bin/kiosk" --help >/dev/null || fail "venv: $VENV/bin/kiosk does not run"
+  "$R$dest/bin/kiosk" --help >/dev/null || fail "venv: $dest/bin/kiosk does not run"
+  ln -sfn "venvs/$VERSION" "$R/opt/kiosk/.current.new"
+  mv -Tf "$R/opt/kiosk/.current.new" "$R$VENV"
   echo "$stamp" >"$R/opt/kiosk/.source"
-  report changed venv "$VENV built from $SRC"
+  report changed venv "$VENV -> $dest built from ${wheel:-$SRC}"
 }
 
 step_user() {
@@ -418,13 +452,19 @@ step_units() {
     udevadm trigger --subsystem-match=gpio || true
   fi
   put_file unit "$SRC/systemd/kiosk.service" "$UNIT" 0644 && unit_changed=1
+  local u
+  for u in "${UPDATE_UNITS[@]}"; do
+    put_file unit "$SRC/systemd/$u" "/etc/systemd/system/$u" 0644 && unit_changed=1
+  done
   if [ "$unit_changed" = 1 ] && booted; then systemctl daemon-reload; fi
-  if systemctl "${rootopt[@]}" is-enabled --quiet kiosk.service 2>/dev/null; then
-    report unchanged unit "kiosk.service enabled"
-  else
-    systemctl "${rootopt[@]}" enable --quiet kiosk.service || fail "unit: systemctl enable failed"
-    report changed unit "kiosk.service enabled"
-  fi
+  for u in kiosk.service "${UPDATE_UNITS[@]}"; do
+    if systemctl "${rootopt[@]}" is-enabled --quiet "$u" 2>/dev/null; then
+      report unchanged unit "$u enabled"
+    else
+      systemctl "${rootopt[@]}" enable --quiet "$u" || fail "unit: systemctl enable $u failed"
+      report changed unit "$u enabled"
+    fi
+  done
   local uid gid
   uid=$(id_of passwd kiosk) && gid=$(id_of group kiosk)
   if [ -d "$R$STATE" ] && [ "$(stat -c '%a %u %g' "$R$STATE")" = "700 $uid $gid" ]; then
@@ -529,6 +569,15 @@ uninstall_booth() {
     fi
   fi
   remove_path unit "$UNIT"
+  local u
+  for u in "${UPDATE_UNITS[@]}"; do
+    if [ -e "$R/etc/systemd/system/$u" ]; then
+      if booted; then systemctl disable --now --quiet "$u" || true; else
+        systemctl "${rootopt[@]}" disable --quiet "$u" || true
+      fi
+    fi
+    remove_path unit "/etc/systemd/system/$u"
+  done
   if booted; then systemctl daemon-reload; fi
   remove_path udev "$UDEV"
   remove_path journald "$JOURNALD"

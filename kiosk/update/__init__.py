@@ -1,0 +1,1 @@
+"""Booth software updates: staging (the daemon) and applying (the root helper)."""

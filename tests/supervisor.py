@@ -6,8 +6,8 @@ It runs the command with a NOTIFY_SOCKET it listens on, restarts it when it exit
 `restarts`, like systemd's NRestarts, after `RESTART_S`), restarts it on SIGHUP (counted in
 `generation`), stops it on SIGTERM, and keeps STATE_FILE current:
 {"pid", "generation", "restarts", "ready", "running" (the resolved binary), "stopped_at",
-"ready_at" (unix times of the last stop and READY=1)}. One JSON line per event goes to
-STATE_FILE + ".log" (the benchmark reads it).
+"ready_at" (unix times of the last stop and READY=1), "ready_message"}. One JSON line per event
+goes to STATE_FILE + ".log" (the benchmark reads it).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Supervisor:
             "running": "",
             "stopped_at": 0.0,
             "ready_at": 0.0,
+            "ready_message": "",
         }
         self.notify_path = str(state_file.with_name(state_file.name + ".notify"))
         if os.path.exists(self.notify_path):
@@ -65,7 +66,7 @@ class Supervisor:
             except OSError:
                 return
             if "READY=1" in data.splitlines():
-                self.publish("ready", ready=True, ready_at=time.time())
+                self.publish("ready", ready=True, ready_at=time.time(), ready_message=data)
 
     def start(self) -> None:
         running = os.path.realpath(self.command[0])

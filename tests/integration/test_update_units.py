@@ -63,7 +63,9 @@ def test_the_helper_is_sandboxed(tmp_path: Path) -> None:
     root = update_root(tmp_path)
     unit = root / "etc" / "systemd" / "system" / UNITS[0]
     result = analyze("security", "--no-pager", "--offline=yes", f"--root={root}", str(unit))
-    match = re.search(r"Overall exposure level for kiosk-update\.service: (\d+\.\d+)", result.stdout)
+    match = re.search(
+        r"Overall exposure level for kiosk-update\.service: (\d+\.\d+)", result.stdout
+    )
     assert match, result.stdout + result.stderr
     print(f"kiosk-update.service exposure: {match.group(1)}")
     assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout

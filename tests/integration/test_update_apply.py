@@ -1,0 +1,170 @@
+"""The update helper on real parts: a booth installed by scripts/install.sh with v1, real
+wheels of this project signed in a real repository, the daemon under a real supervisor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kiosk.release.manifest import release_target
+from tests.audio_rig import PulseSink
+from tests.releases import SECOND, ReleaseRepo, release_wheel, stage
+from tests.update_booth import UpdateBooth
+
+pytestmark = [
+    pytest.mark.pulse,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the installer runs as root"),
+    pytest.mark.skipif(
+        not all(shutil.which(t) for t in ("useradd", "systemctl")),
+        reason="needs useradd and systemctl (Debian's passwd and systemd packages)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Wheels:
+    v1: Path
+    v2: Path
+    broken: Path
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
+    base = tmp_path_factory.mktemp("release-wheels")
+    return Wheels(
+        release_wheel(base, "0.1.0"),
+        release_wheel(base, "0.2.0", "second"),
+        release_wheel(base, "0.3.0", "broken"),
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path, wheels: Wheels) -> ReleaseRepo:
+    repo = ReleaseRepo(tmp_path / "admin")
+    repo.add(wheels.v1)
+    return repo
+
+
+@pytest.fixture
+def booth(
+    tmp_path: Path, wheels: Wheels, repo: ReleaseRepo, pulse: PulseSink
+) -> Iterator[UpdateBooth]:
+    booth = UpdateBooth(tmp_path / "booth", wheels.v1, repo.root_json, pulse.env)
+    try:
+        yield booth
+    finally:
+        booth.stop()
+
+
+def test_v1_to_v2_waits_for_the_hook_then_a_broken_v3_is_rolled_back_for_good(
+    booth: UpdateBooth, repo: ReleaseRepo, wheels: Wheels
+) -> None:
+    assert booth.running() == "venvs/0.1.0"
+    booth.start()
+    assert booth.sup()["running"].endswith("venvs/0.1.0/bin/kiosk")
+    repo.add(wheels.v2)
+    stage(repo, booth.state, "0.2.0")
+    # A wheel the release does not name, lying in the cache: never installed.
+    broken = wheels.broken.read_bytes()
+    extra = booth.state / "update" / "wheels" / ("0" * 64)
+    extra.mkdir()
+    (extra / wheels.broken.name).write_bytes(broken)
+
+    booth.hook(False)  # the handset is lifted
+    generation = booth.sup()["generation"]
+    helper = subprocess.Popen(booth.helper_command(), stderr=subprocess.PIPE, text=True)
+    try:
+        booth.wait(lambda: (booth.opt / "venvs" / "0.2.0").exists(), "venv 0.2.0", 300)
+        time.sleep(1.5)  # the helper keeps re-checking the hook meanwhile
+        assert booth.running() == "venvs/0.1.0" and booth.sup()["generation"] == generation
+        assert booth.status()["state"] == "applying"
+        booth.hook(True)
+        _, err = helper.communicate(timeout=120)
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+    assert helper.returncode == 0, err
+    status = booth.status()
+    assert status["state"] == "idle" and status["version"] == status["running"] == "0.2.0", status
+    assert booth.running() == "venvs/0.2.0"
+    sup = booth.sup()
+    assert sup["ready"] and sup["running"].endswith("venvs/0.2.0/bin/kiosk"), sup
+    assert SECOND in sup["ready_message"], sup
+    assert booth.venvs() == ["0.1.0", "0.2.0"]
+
+    # v3 never reaches READY: rolled back to v2, reported, and never retried.
+    repo.add(wheels.broken)
+    stage(repo, booth.state, "0.3.0")
+    done = booth.helper()
+    assert done.returncode == 1, done.stderr
+    status = booth.status()
+    assert status["state"] == "rolled_back" and status["version"] == "0.3.0", status
+    assert status["running"] == "0.2.0" and status["bad"] == ["0.3.0"], status
+    assert "did not report READY" in status["reason"], status
+    assert booth.running() == "venvs/0.2.0"
+    booth.wait(lambda: booth.sup().get("ready") is True, "READY of 0.2.0 again")
+    assert SECOND in booth.sup()["ready_message"]
+    assert "0.3.0" not in booth.venvs()
+    generation = booth.sup()["generation"]
+    again = booth.helper()
+    assert again.returncode == 1 and booth.status() == status
+    assert booth.sup()["generation"] == generation and "0.3.0" not in booth.venvs()
+
+
+ATTACKS = ["altered wheel", "altered release", "wrong key", "older", "symlink", "symlinked wheel"]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_the_kiosk_users_files_cannot_install_what_the_metadata_does_not_sign(
+    tmp_path: Path, wheels: Wheels, attack: str, pulse: PulseSink
+) -> None:
+    repo = ReleaseRepo(tmp_path / "admin")
+    repo.add(wheels.v1)
+    booth = UpdateBooth(tmp_path / "booth", wheels.v2, repo.root_json, pulse.env)
+    repo.add(wheels.v2)
+    staged = booth.state / "update" / "staged"
+    if attack == "older":  # v1 is signed but older than the running v2, and not pinned
+        stage(repo, booth.state, "0.1.0")
+    elif attack == "wrong key":  # the same wheel in another admin's repository
+        other = ReleaseRepo(tmp_path / "other")
+        other.add(wheels.broken)
+        stage(other, booth.state, "0.3.0")
+    else:
+        repo.add(wheels.broken)
+        stage(repo, booth.state, "0.3.0")
+        release = json.loads((staged / "release.json").read_text())
+        sha, file = release["wheels"][0]["sha256"], release["wheels"][0]["file"]
+        cached = booth.state / "update" / "wheels" / sha / file
+        if attack == "altered wheel":
+            cached.write_bytes(wheels.v2.read_bytes())
+        elif attack == "altered release":  # point 0.3.0's release at another wheel
+            data = wheels.v2.read_bytes()
+            other_sha = hashlib.sha256(data).hexdigest()
+            release["wheels"][0] = {"file": file, "sha256": other_sha, "length": len(data)}
+            (staged / "release.json").write_text(json.dumps(release))
+            (booth.state / "update" / "wheels" / other_sha).mkdir(exist_ok=True)
+            (booth.state / "update" / "wheels" / other_sha / file).write_bytes(data)
+        elif attack == "symlink":  # release.json swapped for a link to a file outside
+            outside = tmp_path / "outside.json"
+            outside.write_bytes(repo.target_bytes(release_target("0.3.0")))
+            (staged / "release.json").unlink()
+            (staged / "release.json").symlink_to(outside)
+        elif attack == "symlinked wheel":
+            outside = tmp_path / "outside"
+            shutil.move(cached.parent, outside)
+            cached.parent.symlink_to(outside)
+    done = booth.helper()
+    assert done.returncode == 1, done.stdout + done.stderr
+    status = booth.status()
+    assert status["state"] == "failed" and status["running"] == "0.2.0", status
+    print(f"{attack}: {status['reason']}")
+    assert booth.running() == "venvs/0.2.0" and booth.venvs() == ["0.2.0"]

@@ -71,7 +71,12 @@ class Supervisor:
     def start(self) -> None:
         running = os.path.realpath(self.command[0])
         env = {**os.environ, "NOTIFY_SOCKET": self.notify_path}
-        self.child = subprocess.Popen(self.command, env=env)
+        try:
+            self.child = subprocess.Popen(self.command, env=env)
+        except OSError as e:  # like systemd: counted as a failed start, retried
+            self.child = None
+            self.publish("start failed", ready=False, running=running, error=str(e))
+            return
         self.publish("start", ready=False, running=running)
 
     def stop(self) -> None:
@@ -93,7 +98,6 @@ class Supervisor:
         self.start()
         while not self.term.is_set():
             time.sleep(0.02)
-            assert self.child is not None
             if self.hup.is_set():
                 self.hup.clear()
                 self.stop()
@@ -101,7 +105,7 @@ class Supervisor:
                 assert isinstance(generation, int)
                 self.state["generation"] = generation + 1
                 self.start()
-            elif self.child.poll() is not None:
+            elif self.child is None or self.child.poll() is not None:
                 self.publish("exit", ready=False, stopped_at=time.time())
                 time.sleep(RESTART_S)
                 restarts = self.state["restarts"]

@@ -107,6 +107,7 @@ class UpdateBooth:
     def helper(self, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.helper_command(),
+            cwd=self.root,
             capture_output=True,
             text=True,
             timeout=600,

@@ -341,7 +341,7 @@ def _reexec_resolved(argv: list[str]) -> None:
     real = os.path.realpath(sys.prefix)
     if real != sys.prefix and os.path.exists(os.path.join(real, "bin", "python")):
         python = os.path.join(real, "bin", "python")
-        os.execv(python, [python, "-m", "kiosk.update.apply", *argv])
+        os.execv(python, [python, "-I", "-m", "kiosk.update.apply", *argv])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,15 +103,26 @@ class Layout:
             site = _purelib(tmp)
             shutil.copy2(shared, site / BASE_PTH)
         checkpoint("venv-base")
-        pip = [sys.executable, "-m", "pip", "--python", str(tmp / "bin" / "python")]
-        _run(
-            [
-                *pip,
-                *("install", "--no-index", "--no-cache-dir", "--disable-pip-version-check"),
-                *("--find-links", str(wheels), "-q", requirement),
-            ]
-        )
+        pip = [sys.executable, "-m", "pip", "--python", str(tmp / "bin" / "python"), "install"]
+        pip += ["--no-index", "--no-cache-dir", "--disable-pip-version-check", "-q"]
+        pip += ["--find-links", str(wheels)]
+        # The release itself, even if a shared site (BASE_PTH) already has some version of it;
+        # then whatever it depends on that is not here yet, from the verified wheels only.
+        _run([*pip, "--no-deps", "--force-reinstall", requirement])
+        checkpoint("venv-release")
+        _run([*pip, requirement])
         checkpoint("venv-installed")
+        name, _, version_wanted = requirement.partition("==")
+        probe = f"import importlib.metadata as m; print(m.version({name!r}))"
+        got = subprocess.run(
+            [str(tmp / "bin" / "python"), "-I", "-c", probe],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp,
+        ).stdout.strip()
+        if got != version_wanted or not (tmp / "bin" / name).exists():
+            raise BuildError(f"the new venv has {name} {got or 'missing'}, not {version_wanted}")
         _relocate(tmp, self.venv(version))
         checkpoint("venv-relocated")
         os.sync()

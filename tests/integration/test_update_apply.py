@@ -81,7 +81,9 @@ def test_v1_to_v2_waits_for_the_hook_then_a_broken_v3_is_rolled_back_for_good(
 
     booth.hook(False)  # the handset is lifted
     generation = booth.sup()["generation"]
-    helper = subprocess.Popen(booth.helper_command(), stderr=subprocess.PIPE, text=True)
+    helper = subprocess.Popen(
+        booth.helper_command(), stderr=subprocess.PIPE, text=True, cwd=booth.root
+    )
     try:
         booth.wait(lambda: (booth.opt / "venvs" / "0.2.0").exists(), "venv 0.2.0", 300)
         time.sleep(1.5)  # the helper keeps re-checking the hook meanwhile
@@ -168,3 +170,73 @@ def test_the_kiosk_users_files_cannot_install_what_the_metadata_does_not_sign(
     assert status["state"] == "failed" and status["running"] == "0.2.0", status
     print(f"{attack}: {status['reason']}")
     assert booth.running() == "venvs/0.2.0" and booth.venvs() == ["0.2.0"]
+
+
+def kill_points() -> int:
+    return int(os.environ.get("KIOSK_KILL_POINTS", "50"))
+
+
+def test_a_sigkill_anywhere_in_build_and_switch_leaves_a_complete_venv_and_the_next_run_concludes(
+    booth: UpdateBooth, repo: ReleaseRepo, wheels: Wheels, tmp_path: Path
+) -> None:
+    """SIGKILL at every checkpoint of a run, then at moments spread over a run (inside pip).
+
+    The two versions take turns (the group pins the one to install, so going back is allowed);
+    its venv is removed first so that every run builds. After each kill `current` must point at
+    a complete venv; the next run must conclude with the booth READY on v1 or v2.
+    """
+    repo.add(wheels.v2)
+    booth.start()
+    trace = tmp_path / "trace"
+    versions = {"0.1.0", "0.2.0"}
+
+    def prepare() -> str:
+        target = (versions - {booth.running().split("/")[1]}).pop()
+        shutil.rmtree(booth.opt / "venvs" / target, ignore_errors=True)
+        repo.pin("lobby", target)
+        stage(repo, booth.state, target)
+        return target
+
+    def check_after_kill(point: str) -> None:
+        current = booth.opt / "current"
+        assert booth.running().split("/")[1] in versions, point
+        assert (current / "bin" / "python").exists() and (current / "bin" / "kiosk").exists(), point
+        assert not (current.resolve().name.startswith(".")), point
+
+    def conclude(point: str) -> None:
+        done = booth.helper()
+        assert done.returncode == 0, f"{point}: {done.stderr}"
+        status = booth.status()
+        assert status["state"] == "idle" and status["running"] in versions, (point, status)
+        assert not list((booth.opt / "venvs").glob(".building-*")), point
+        booth.wait(lambda: booth.sup().get("ready") is True, f"READY after {point}")
+        assert booth.sup()["running"] == str((booth.opt / "current" / "bin" / "kiosk").resolve())
+
+    prepare()
+    start = time.monotonic()
+    first = booth.helper(KIOSK_UPDATE_TRACE=str(trace))
+    took = time.monotonic() - start
+    assert first.returncode == 0, first.stderr
+    names = [line.split()[1] for line in trace.read_text().splitlines()]
+    assert len(names) >= 12, names
+    points = kill_points()
+    killed = 0
+    for n in range(1, len(names) + 1):
+        prepare()
+        done = booth.helper(KIOSK_UPDATE_KILL_AT=str(n))
+        assert done.returncode == -9, (names[n - 1], done.stderr)
+        check_after_kill(names[n - 1])
+        conclude(names[n - 1])
+        killed += 1
+    timed = max(0, points - killed)
+    for j in range(1, timed + 1):
+        prepare()
+        delay = took * j / (timed + 1)
+        helper = subprocess.Popen(booth.helper_command(), stderr=subprocess.DEVNULL, cwd=booth.root)
+        time.sleep(delay)
+        helper.kill()
+        helper.wait()
+        check_after_kill(f"{delay:.2f} s")
+        conclude(f"{delay:.2f} s")
+        killed += 1
+    assert killed >= points

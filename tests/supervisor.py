@@ -5,9 +5,9 @@
 It runs the command with a NOTIFY_SOCKET it listens on, restarts it when it exits (counted in
 `restarts`, like systemd's NRestarts, after `RESTART_S`), restarts it on SIGHUP (counted in
 `generation`), stops it on SIGTERM, and keeps STATE_FILE current:
-{"pid", "generation", "restarts", "ready", "running" (the resolved binary), "stopped_at",
-"ready_at" (unix times of the last stop and READY=1), "ready_message"}. One JSON line per event
-goes to STATE_FILE + ".log" (the benchmark reads it).
+{"pid", "generation", "restarts", "ready", "running" (the resolved binary), "ready_message",
+"stopping_at", "stopped_at", "ready_at" (unix times of the last SIGTERM, exit and READY=1)}.
+One JSON line per event goes to STATE_FILE + ".log".
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Supervisor:
             "stopped_at": 0.0,
             "ready_at": 0.0,
             "ready_message": "",
+            "stopping_at": 0.0,
         }
         self.notify_path = str(state_file.with_name(state_file.name + ".notify"))
         if os.path.exists(self.notify_path):
@@ -83,6 +84,7 @@ class Supervisor:
         if self.child is None:
             return
         if self.child.poll() is None:
+            self.publish("stopping", stopping_at=time.time())
             self.child.terminate()
             try:
                 self.child.wait(15)

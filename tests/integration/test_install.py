@@ -199,7 +199,7 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
     for path in target.rglob("*"):
         if path.is_file() and not path.is_relative_to(target / "opt"):
             assert TOKEN not in path.read_text(errors="replace"), path
-    kiosk_bin = target / "opt" / "kiosk" / "venv" / "bin" / "kiosk"
+    kiosk_bin = target / "opt" / "kiosk" / "current" / "bin" / "kiosk"
     checked = subprocess.run(
         [str(kiosk_bin), "check-config", str(config)], capture_output=True, text=True, check=False
     )
@@ -256,6 +256,25 @@ def test_install_twice_change_uninstall_purge(tmp_path: Path, target: Path) -> N
     assert again.stdout.splitlines()[-1] == "no changes: the booth was already as asked"
     purged = run_install("--uninstall", "--purge", "--root-dir", str(target))
     assert purged.returncode == 0 and not state.exists(), purged.stdout
+
+
+def test_an_old_opt_kiosk_venv_is_migrated_to_versioned_venvs(target: Path) -> None:
+    old = target / "opt" / "kiosk" / "venv"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "kiosk").write_text("#!/bin/sh\nexit 0\n")
+    flags = base_args(target, "--hub", "http://127.0.0.1:9", "--token", TOKEN)
+    first = run_install(*flags)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert any("/opt/kiosk/venv removed (migrated" in c for c in lines(first, "changed"))
+    assert not old.exists()
+    current = target / "opt" / "kiosk" / "current"
+    assert os.readlink(current) == "venvs/0.1.0" and (current / "bin" / "kiosk").exists()
+    for unit in ("kiosk-update.service", "kiosk-update.path"):
+        assert (target / "etc" / "systemd" / "system" / unit).read_bytes() == (
+            REPO / "systemd" / unit
+        ).read_bytes()
+    second = run_install(*flags)
+    assert lines(second, "changed") == [], second.stdout
 
 
 def test_an_existing_asound_conf_is_kept_and_restored(target: Path) -> None:

@@ -53,9 +53,9 @@ in_chroot "apt-get update -qq && apt-get install -y -qq --no-install-recommends 
 echo "== first"; in_chroot "scripts/install.sh {FLAGS}"
 echo "== second"; in_chroot "scripts/install.sh {FLAGS}"
 echo "== check"
-in_chroot "/opt/kiosk/venv/bin/kiosk check-config /etc/kiosk/kiosk.yaml"
-in_chroot "runuser -u kiosk -- /opt/kiosk/venv/bin/python -c 'import kiosk.app, systemd.journal'"
-echo "== run"; in_chroot "/opt/kiosk/venv/bin/python /root/ready.py"
+in_chroot "/opt/kiosk/current/bin/kiosk check-config /etc/kiosk/kiosk.yaml"
+in_chroot "runuser -u kiosk -- /opt/kiosk/current/bin/python -c 'import kiosk.app, systemd.journal'"
+echo "== run"; in_chroot "/opt/kiosk/current/bin/python /root/ready.py"
 echo "== uninstall"; in_chroot "scripts/install.sh --uninstall"
 test -d "$C/var/lib/kiosk" && echo "state kept"
 echo "== purge"; in_chroot "scripts/install.sh --uninstall --purge"
@@ -84,7 +84,7 @@ os.chmod(path, 0o777)
 sock.settimeout(60)
 # setpriv execs the daemon as kiosk, so SIGTERM reaches it (runuser would kill its session).
 user = ["setpriv", "--reuid=kiosk", "--regid=kiosk", "--init-groups"]
-cmd = [*user, "/opt/kiosk/venv/bin/kiosk", "run"]
+cmd = [*user, "/opt/kiosk/current/bin/kiosk", "run"]
 daemon = subprocess.Popen([*cmd, "--config", "/etc/kiosk/kiosk.yaml"],
                           env={**os.environ, "NOTIFY_SOCKET": path})
 try:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from kiosk.update.supervisor import SystemdSupervisor
 from tests.integration.test_systemd_unit import (
     DEFAULT_DEPENDENCIES,
     MAX_EXPOSURE,
@@ -79,3 +84,43 @@ def test_the_helper_writes_only_opt_kiosk_and_its_state() -> None:
     assert values(entries, "CapabilityBoundingSet") == ["CAP_DAC_READ_SEARCH"]
     path = parse_unit((SYSTEMD / UNITS[1]).read_text())
     assert values(path, "PathChanged") == ["/var/lib/kiosk/update/request"]
+
+
+NOTIFY_SERVICE = """
+import os, socket, time
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+address = os.environ["NOTIFY_SOCKET"]
+sock.connect("\\0" + address[1:] if address.startswith("@") else address)
+sock.send(b"READY=1")
+time.sleep(3600)
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/run/systemd/system").is_dir() or os.geteuid() != 0,
+    reason="systemd is not PID 1 here (a container) or not root: the systemd supervisor path "
+    "needs a running systemd; tests/supervisor.py stands in for it elsewhere",
+)
+def test_the_systemd_supervisor_restarts_a_notify_service_and_sees_ready() -> None:
+    """SystemdSupervisor against the real systemd, on a transient Type=notify service."""
+    unit = "kiosk-update-supervisor-test.service"
+    properties = ["-p", "Type=notify", "-p", "NotifyAccess=all"]
+    started = subprocess.run(
+        ["systemd-run", f"--unit={unit}", *properties, sys.executable, "-c", NOTIFY_SERVICE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    supervisor = SystemdSupervisor(unit)
+    try:
+        assert supervisor.health().ready
+        before = supervisor.health().restarts
+        supervisor.restart()
+        end = time.monotonic() + 30
+        while not (health := supervisor.health()).ready:
+            assert time.monotonic() < end, health
+            time.sleep(0.1)
+        assert health.restarts == before  # a restart asked for is not one systemd counts
+    finally:
+        subprocess.run(["systemctl", "stop", unit], check=False)

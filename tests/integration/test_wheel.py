@@ -2,7 +2,8 @@
 
 Every other test imports the checkout; these run only the installed `kiosk`, `kiosk-admin` and
 `kiosk-hub` scripts from a folder outside it, so a runtime file left out of the wheel fails
-here. The installer test builds `/opt/kiosk/venv` (under a temporary root) from that venv.
+here. The installer test builds `/opt/kiosk/venvs/0.1.0` and `current` (under a temporary
+root) from that venv.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def test_the_installer_builds_a_booth_from_the_wheel_that_starts(
         "http://127.0.0.1:9",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    kiosk = str(target / "opt" / "kiosk" / "venv" / "bin" / "kiosk")
+    kiosk = str(target / "opt" / "kiosk" / "current" / "bin" / "kiosk")
     # The installed config, its paths under the temporary root as the installer sees them.
     text = (target / "etc" / "kiosk" / "kiosk.yaml").read_text()
     config = tmp_path / "kiosk.yaml"

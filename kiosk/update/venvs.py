@@ -1,7 +1,7 @@
 """The install layout: /opt/kiosk/venvs/<version>, and /opt/kiosk/current pointing at one.
 
     /opt/kiosk/venvs/<version>/     a complete venv (only complete venvs get this name)
-    /opt/kiosk/venvs/.building-*    a venv under construction (removed by `clean`)
+    /opt/kiosk/venvs/.building-*    a venv under construction or removal (removed by `clean`)
     /opt/kiosk/current -> venvs/<version>   flipped atomically: a new symlink renamed over it
 
 A venv is built in a temp folder with `pip install --no-index --find-links <verified wheels>`
@@ -82,7 +82,9 @@ class Layout:
         for path in sorted(self.venvs.iterdir()) if self.venvs.is_dir() else []:
             if path.name.startswith(".") or path.name in keep or path.name == running:
                 continue
-            shutil.rmtree(path, ignore_errors=True)
+            doomed = self.venvs / f".building-removed-{path.name}"  # clean() ends a cut-off rmtree
+            os.replace(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
             removed.append(path.name)
         return removed
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from kiosk.errors import KioskError
 
 Checkpoint = Callable[[str], None]
 BASE_PTH = "kiosk-venv-from.pth"  # scripts/install.sh --venv-from: the shared packages
+PIP_GROUP = ".pip-group"  # "<boot id> <process group>" of a pip run that may outlive us
 
 
 class BuildError(KioskError, OSError):
@@ -59,6 +62,7 @@ class Layout:
         removed = []
         if self.venvs.is_dir():
             for path in self.venvs.glob(".building-*"):
+                _stop_group(path / PIP_GROUP)
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
         with contextlib.suppress(FileNotFoundError):
@@ -97,7 +101,7 @@ class Layout:
         base = Path(getattr(sys, "_base_executable", sys.executable))
         system_site = _system_site(Path(sys.prefix) / "pyvenv.cfg")
         args = [str(base), "-m", "venv", "--without-pip", str(tmp)]
-        _run([*args, "--system-site-packages"] if system_site else args)
+        _run([*args, "--system-site-packages"] if system_site else args, tmp / PIP_GROUP)
         checkpoint("venv-created")
         own_site = Path(sysconfig.get_path("purelib"))
         shared = own_site / BASE_PTH
@@ -110,10 +114,11 @@ class Layout:
         pip += ["--find-links", str(wheels)]
         # The release itself, even if a shared site (BASE_PTH) already has some version of it;
         # then whatever it depends on that is not here yet, from the verified wheels only.
-        _run([*pip, "--no-deps", "--force-reinstall", requirement])
+        _run([*pip, "--no-deps", "--force-reinstall", requirement], tmp / PIP_GROUP)
         checkpoint("venv-release")
-        _run([*pip, requirement])
+        _run([*pip, requirement], tmp / PIP_GROUP)
         checkpoint("venv-installed")
+        (tmp / PIP_GROUP).unlink()
         name, _, version_wanted = requirement.partition("==")
         probe = f"import importlib.metadata as m; print(m.version({name!r}))"
         got = subprocess.run(
@@ -135,10 +140,49 @@ class Layout:
         checkpoint("venv-renamed")
 
 
-def _run(args: list[str]) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0:
-        raise BuildError(f"{' '.join(args[:4])} ...: {(done.stdout + done.stderr).strip()[-2000:]}")
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def _run(args: list[str], group_file: Path | None = None) -> None:
+    """Run a build step; with `group_file`, in its own process group, recorded there so that
+    `clean` can stop what is left of it (pip starts pip) if we are killed meanwhile."""
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=group_file is not None,
+    )
+    if group_file is not None:
+        group_file.write_text(f"{_boot_id()} {proc.pid}\n")
+    try:
+        out, _ = proc.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(args[:4])} ...: {out.strip()[-2000:]}")
+
+
+def _stop_group(group_file: Path) -> None:
+    """SIGKILL the process group a killed run left building (this boot only), and wait."""
+    try:
+        boot, pgid = group_file.read_text().split()
+        group = int(pgid)
+    except (OSError, ValueError):
+        return
+    if boot != _boot_id() or group <= 1:
+        return
+    for _ in range(200):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            return
+        time.sleep(0.01)
 
 
 def _system_site(cfg: Path) -> bool:

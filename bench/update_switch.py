@@ -69,7 +69,8 @@ def measure(tmp: Path, switches: int) -> dict[str, Any]:
         f"(max {figures['silent_s_max']:.2f} s)"
     )
     print(
-        f"the helper's whole run (verify, build, switch, 1.5 s probation), median: "
+        f"the helper's whole run (verify, venv kept from an earlier switch after the first two, "
+        f"switch, 1.5 s probation), median: "
         f"{figures['helper_run_s_median']:.1f} s"
     )
     print(json.dumps({"samples_silent_s": [round(s, 3) for s in silent]}), file=sys.stderr)

@@ -6,7 +6,8 @@ helper (`kiosk-update apply`) switching between two real signed releases, 0.1.0 
 turns (the group pins each, so going back is allowed), `--switches` times. For each switch:
 
 1. silent: the old daemon's SIGTERM -> the new daemon's READY=1 (nobody can be heard meanwhile);
-2. the helper's whole run (verify, build the venv offline, switch, `--probation-s` probation).
+2. the helper's whole run (verify, build the venv offline if it is not there, switch, a 1.5 s
+   probation).
 
 One human line per figure on stdout, then one JSON object with every figure as the last line.
 """

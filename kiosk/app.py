@@ -72,6 +72,7 @@ from kiosk.session import (
     State,
     Stop,
 )
+from kiosk.stateschema import StateSchemaError
 from kiosk.sync.store import SetStore
 
 if TYPE_CHECKING:
@@ -196,11 +197,18 @@ class Booth:
             )
             clips_path = Path(cfg.clips.path)
             if cfg.sync.url:
-                self.store = SetStore(Path(cfg.state_dir))
-                active = self.store.active()
-                if active is not None:
-                    clips_path = self.store.sets / "current"
-                    self._set_version = SetStore.version_of(active)
+                try:
+                    self.store = SetStore(Path(cfg.state_dir))
+                except StateSchemaError as e:  # a newer version's store: play it, no sync
+                    self._report({"event": "error", "t": self.clock(), "message": str(e)})
+                    current = Path(cfg.state_dir) / "sets" / "current"
+                    if (current / "clipset.yaml").is_file():
+                        clips_path = current
+                else:
+                    active = self.store.active()
+                    if active is not None:
+                        clips_path = self.store.sets / "current"
+                        self._set_version = SetStore.version_of(active)
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),
@@ -453,7 +461,11 @@ class Booth:
     def _hub_identity(self) -> Identity | None:
         from kiosk.fleet import identity
 
-        return identity.load(Path(self.config.state_dir))
+        try:
+            return identity.load(Path(self.config.state_dir))
+        except StateSchemaError as e:  # a newer version's fleet.json: clips only
+            self._report({"event": "error", "t": self.clock(), "source": "live", "message": str(e)})
+            return None
 
     def _live_link(self) -> LiveLink | HubLink | None:
         """baresip's link, or the hub relay's (its client imported only then), or None when

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import SITE_CONFIG, Config, load_config
 from kiosk.errors import ConfigError
 from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
+from kiosk.stateschema import StateSchemaError
 from kiosk.systemd import Notifier, setup_logging
 
 if TYPE_CHECKING:
@@ -126,9 +127,9 @@ def _run(config: Config) -> int:
 def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> Iterator[Booth]:
     """The booth with its durable event queue and, once enrolled, the fleet thread uploading it."""
     from kiosk.app import Booth
-    from kiosk.outbox import Outbox
+    from kiosk.outbox import open_outbox
 
-    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
+    outbox = open_outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
     try:
         booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
         fleet = _fleet_worker(config, booth, outbox.path)
@@ -149,7 +150,11 @@ def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | N
     from kiosk.fleet import identity
 
     state_dir = Path(config.state_dir)
-    me = identity.load(state_dir)
+    try:
+        me = identity.load(state_dir)
+    except StateSchemaError as e:  # the booth plays on, without its hub
+        log.error("%s; running without the hub", e)
+        return None
     if me is None:
         return None
     # Imported only once enrolled: requests and TLS cost a booth ~10 MB of RSS.
@@ -191,7 +196,11 @@ def _sync_once(config: Config) -> int:
     if not cfg.url:
         print("sync.url is not set: nothing to sync from", file=sys.stderr)
         return EX_CONFIG
-    store = SetStore(Path(config.state_dir))
+    try:
+        store = SetStore(Path(config.state_dir))
+    except StateSchemaError as e:
+        print(e, file=sys.stderr)
+        return EX_CONFIG
     source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
     fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
     syncer = Syncer(

@@ -34,6 +34,7 @@ RUNTIME_FILES = [
     "kiosk/data/prompts/self-test.ogg",
     "kiosk/data/sample-set/clipset.yaml",
     "kiosk/data/sample-set/maria.ogg",
+    "kiosk/data/state-schemas.json",
     "hub/templates/base.html",
 ]
 

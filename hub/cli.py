@@ -68,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             "--tls-cert and --tls-key, or put a TLS proxy in front (docs/hub-security.md)",
             file=sys.stderr,
         )
-    serve_app(create_app(settings), args.host, args.port, args.tls_cert, args.tls_key)
+    from hub.migrations import DatabaseTooNew
+
+    try:
+        app = create_app(settings)
+    except DatabaseTooNew as e:  # a newer hub migrated it: refuse rather than corrupt
+        print(e, file=sys.stderr)
+        return 78
+    serve_app(app, args.host, args.port, args.tls_cert, args.tls_key)
     return 0
 
 

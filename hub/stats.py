@@ -65,6 +65,12 @@ class BoothStatus:
     last_lift: float | None
     sync_state: str | None
     problems: tuple[str, ...]
+    # The software (kiosk.fleet.records.Heartbeat): running version, and the update's state,
+    # the release it concerns and, when rolled_back or failed, why.
+    version: str | None = None
+    update_state: str | None = None
+    update_version: str | None = None
+    update_reason: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
@@ -89,6 +95,13 @@ def heartbeat_problems(hb: dict[str, Any]) -> list[str]:
     dropped = hb.get("events_dropped")
     if isinstance(dropped, int) and dropped > 0:
         out.append(f"{dropped} events dropped")
+    update = hb.get("update_state")
+    if update in ("rolled_back", "failed"):
+        what = "rolled back" if update == "rolled_back" else "failed"
+        release = hb.get("update_version")
+        reason = hb.get("update_reason")
+        text = f"update to {release} {what}" if release else f"update {what}"
+        out.append(text + (f": {reason}" if reason else ""))
     offset = hb.get("clock_offset_s")
     if isinstance(offset, int | float) and abs(offset) > CLOCK_OFF_S:
         out.append(f"clock off by {offset:+.0f} s")
@@ -125,6 +138,10 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
                 last_lift=float(last_lift) if isinstance(last_lift, int | float) else None,
                 sync_state=_str(hb.get("sync_state")),
                 problems=tuple(problems),
+                version=_str(hb.get("version")),
+                update_state=_str(hb.get("update_state")),
+                update_version=_str(hb.get("update_version")),
+                update_reason=_str(hb.get("update_reason")),
             )
         )
     out.sort(key=lambda b: b.sort_key)

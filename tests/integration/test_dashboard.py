@@ -14,9 +14,11 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from hub.db import Database
+from kiosk.release.manifest import Channels
 from tests.browser import click_through, screenshot
 from tests.fleetrows import FleetRows
 from tests.hubproc import HubProcess
+from tests.release_channels import sign_channels
 
 HEARTBEAT_S = 2.0  # the test booth's heartbeat interval: offline 3 s after its last one
 
@@ -110,3 +112,67 @@ def test_metrics_wants_the_admin_token(hub: HubProcess, rows: FleetRows) -> None
         'listen_seconds_total{set="lobby",kind="clip"} 2.5',
     ):
         assert sample in lines
+
+
+def log_in(browser: webdriver.Chrome, hub: HubProcess) -> None:
+    browser.get(f"{hub.url}/login")
+    browser.find_element(By.ID, "token").send_keys(hub.token)
+    click_through(browser, browser.find_element(By.ID, "login"))
+    assert browser.current_url == f"{hub.url}/dashboard"
+
+
+def test_each_booth_s_version_and_each_channel_s_rollout(
+    hub: HubProcess, rows: FleetRows, browser: webdriver.Chrome
+) -> None:
+    now = time.time()
+    software = {
+        "b1": ("emea", {"version": "1.0", "update_state": "idle"}),
+        "b2": ("emea", {"version": "0.9", "update_state": "staged", "update_version": "1.0"}),
+        "b3": (
+            "lab",
+            {
+                "version": "1.0",
+                "update_state": "rolled_back",
+                "update_version": "1.1",
+                "update_reason": "<b>never reached READY=1</b>",
+            },
+        ),
+        "b4": ("lab", {"version": "1.1", "update_state": "probation", "update_version": "1.1"}),
+    }
+    for booth_id, (grp, hb) in software.items():
+        rows.booth(booth_id, grp=grp)
+        rows.heartbeat(booth_id, now, **hb)
+    log_in(browser, hub)
+    assert browser.find_element(By.ID, "no-channels").is_displayed()  # none signed yet
+    versions = browser.find_element(By.ID, "versions")
+    assert versions.find_element(By.CSS_SELECTOR, 'tr[data-version="1.0"] td.num').text == "2"
+
+    channels = Channels({"stable": "1.0", "canary": "1.1"}, {"lab": "canary"})
+    sign_channels(hub.data, hub.data.parent / "keys", channels)
+    browser.get(f"{hub.url}/dashboard")
+    b3 = browser.find_element(By.CSS_SELECTOR, 'tr[data-booth="b3"]')
+    assert b3.find_element(By.CSS_SELECTOR, "td.version").text == "1.0"
+    update = b3.find_element(By.CSS_SELECTOR, "td.update").text
+    assert update == "rolled_back 1.1: <b>never reached READY=1</b>"  # escaped, shown as text
+    assert "update to 1.1 rolled back" in b3.find_element(By.CSS_SELECTOR, "td.problems").text
+    stable = browser.find_element(By.CSS_SELECTOR, '#rollout tr[data-channel="stable"]')
+    assert stable.find_element(By.CSS_SELECTOR, "td.on-target").text == "1"
+    assert stable.find_element(By.CSS_SELECTOR, "td.staged").text == "1"
+    canary = browser.find_element(By.CSS_SELECTOR, '#rollout tr[data-channel="canary"]')
+    assert canary.find_element(By.CSS_SELECTOR, "td.probation").text == "1"
+    assert canary.find_element(By.CSS_SELECTOR, "td.failed").text == "1"
+    failure = browser.find_element(By.CSS_SELECTOR, '#update-failures tr[data-booth="b3"]')
+    assert "never reached READY=1" in failure.text
+    screenshot(browser, "dashboard-rollout")
+
+    resp = requests.get(
+        f"{hub.url}/metrics", headers={"Authorization": f"Bearer {hub.token}"}, timeout=5
+    )
+    lines = resp.text.splitlines()
+    for sample in (
+        'kiosk_booths_by_version{version="1.0"} 2',
+        'kiosk_booths_by_update_state{state="staged"} 1',
+        'kiosk_release_channel_info{channel="stable",version="1.0"} 1',
+        'kiosk_channel_booths{channel="canary",version="1.1"} 1',
+    ):
+        assert sample in lines, sample

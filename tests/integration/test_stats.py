@@ -119,6 +119,8 @@ def test_metrics_text(rows: FleetRows, db: Reader) -> None:
         "lifts_total 1",
         'listen_seconds_total{set="lobby",kind="live"} 2',
         'listen_seconds_total{set="we\\"ird\\\\set\\n",kind="clip"} 1.5',
+        'kiosk_booths_by_version{version="unknown"} 2',  # the booths' software (test_rollout.py)
+        'kiosk_booths_by_update_state{state="unknown"} 2',
     ]
     assert "# TYPE lifts_total counter" in text and "# TYPE booths_online gauge" in text
     rows.play("b2", NOW, "lobby", "a.opus", 500, True)  # only the new rows are read

@@ -142,8 +142,17 @@ def test_each_booth_s_version_and_each_channel_s_rollout(
     for booth_id, (grp, hb) in software.items():
         rows.booth(booth_id, grp=grp)
         rows.heartbeat(booth_id, now, **hb)
+    rows.booth("b5", grp="emea")  # a row an older hub or a hand edit left: never a failed page
+    with rows.db.transaction() as cur:
+        cur.execute(
+            "UPDATE booths SET last_seen = ?, heartbeat = ?, version = ?, update_state = ? "
+            "WHERE id = 'b5'",
+            (now, '{"update_state": ["rolled_back"', "<script>x</script>" * 20, "failed"),
+        )
     log_in(browser, hub)
     assert browser.find_element(By.ID, "no-channels").is_displayed()  # none signed yet
+    b5 = browser.find_element(By.CSS_SELECTOR, 'tr[data-booth="b5"]')
+    assert "unreadable heartbeat" in b5.text
     versions = browser.find_element(By.ID, "versions")
     assert versions.find_element(By.CSS_SELECTOR, 'tr[data-version="1.0"] td.num').text == "2"
 

@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "admin":
         from hub.admins import run_admin_command
+        from hub.migrations import DatabaseTooNew
 
-        return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
+        try:
+            return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
+        except DatabaseTooNew as e:
+            print(e, file=sys.stderr)
+            return 78
     if (args.tls_cert is None) != (args.tls_key is None):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 64

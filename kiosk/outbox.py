@@ -63,11 +63,12 @@ def read_stamp(db: sqlite3.Connection) -> Stamp:
 
 
 def open_outbox(path: Path, max_events: int = 50_000) -> Outbox:
-    """The outbox at `path`, or, if a newer version's file there cannot be read, one beside it
-    (logged as an error; the newer file is kept for when that version comes back)."""
+    """The outbox at `path`, or, if its file has a schema this code cannot read (a newer
+    version's), one beside it (logged as an error; the file is kept for when that version
+    comes back)."""
     try:
         return Outbox(path, max_events)
-    except stateschema.StateTooNew as e:
+    except stateschema.StateSchemaError as e:
         side = path.with_name(SIDE_FILE.format(schema=stateschema.current("outbox").schema))
         log.error("%s; queueing events in %s meanwhile", e, side)
         return Outbox(side, max_events)

@@ -156,3 +156,17 @@ def test_hubs_starting_together_run_each_step_once(made: Made) -> None:
     assert ran == [1, 2]
     for db in opened:
         db.close()
+
+
+def test_the_hub_command_refuses_a_newer_database(tmp_path: Path) -> None:
+    from hub.cli import main
+    from tests.hubproc import init_hub_data
+
+    data = init_hub_data(tmp_path / "hub-data", tmp_path / "keys")
+    open_database(data / "hub.sqlite3").close()
+    lite = sqlite3.connect(data / "hub.sqlite3")
+    lite.execute("INSERT INTO schema_migrations VALUES (?, 'later', 0)", (LATEST + 1,))
+    lite.commit()
+    lite.close()
+    assert main(["admin", "list", "--data", str(data)]) == 78
+    assert main(["serve", "--data", str(data), "--port", "1"]) == 78  # before it listens

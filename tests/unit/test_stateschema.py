@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import outbox, stateschema
+from kiosk import outbox, stateprobe, stateschema
 from kiosk.clips.rotation import Rotation, RotationStore
 from kiosk.fleet import identity
 from kiosk.fleet.identity import Identity
@@ -223,3 +223,24 @@ def test_outbox_step_migrates_forward_and_a_rolled_back_version_reads_it(
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone() == (2,)  # its stamp is kept
     db.close()
+
+
+def test_probe_reads_every_stamp_and_says_what_a_release_cannot_read(tmp_path: Path) -> None:
+    Outbox(tmp_path / "outbox.sqlite3").close()
+    identity.save(tmp_path, Identity("https://h", "b1", "c"))
+    RotationStore(tmp_path / "rotation" / "lobby.json").save(Rotation())
+    SetStore(tmp_path)
+    stamps = stateprobe.on_disk(tmp_path)
+    assert stamps == {s: Stamp(1, 1) for s in ("outbox", "fleet", "rotation", "sets")}
+    assert stateprobe.unreadable_by(stateschema.shipped(), stamps) == []
+    (tmp_path / "rotation" / "hall.json").write_text(json.dumps({"schema": 3, "readable_by": 2}))
+    stamps = stateprobe.on_disk(tmp_path)
+    assert stamps["rotation"] == Stamp(3, 2)
+    assert stateprobe.unreadable_by(stateschema.shipped(), stamps) == [
+        "rotation: schema 3 needs a reader of schema 2 or later; the release reads 1 to 1"
+    ]
+    assert stateprobe.unreadable_by({"rotation": [1, 2]}, stamps) == []
+    assert stateprobe.unreadable_by({"rotation": [4, 5], "fleet": [2, 2]}, stamps) == [
+        "fleet: schema 1 is older than the release reads (2)",
+        "rotation: schema 3 is older than the release reads (4)",
+    ]

@@ -93,6 +93,7 @@ class Syncer:
         self.download_dir = state_dir / "tuf" / "downloads"
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
         self.download_dir.mkdir(parents=True, exist_ok=True)
+        self.refreshed: Updater | None = None  # this sync's updater, once its refresh passed
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -102,9 +103,11 @@ class Syncer:
         """Refresh and stage. Raises SyncError; never touches the active set."""
         self.fetcher.start_sync()
         before = self.fetcher.bytes
+        self.refreshed = None
         try:
             updater = self._updater()
             updater.refresh()
+            self.refreshed = updater
             retired = self._honour_consent(updater)
             name = self._set_name(updater)
             info = updater.get_targetinfo(set_target(name))

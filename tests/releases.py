@@ -17,6 +17,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+from kiosk.events import UpdateProgress
+from kiosk.sync.fetcher import Fetcher, FetchLimits
+from kiosk.sync.store import SetStore
+from kiosk.sync.updater import Source, Syncer
+from kiosk.sync.worker import SyncWorker
+from kiosk.update.downloader import ReleaseDownloader, UpdateSource
+from kiosk.update.staging import UpdateDir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -66,7 +74,6 @@ class WheelFactory:
                 "wheel",
                 "-q",
                 "--no-deps",
-                "--no-build-isolation",
                 "-w",
                 str(out),
                 str(src),
@@ -115,5 +122,49 @@ def tiny_wheel(
     wheel = folder / f"{module}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         for path, data in files.items():
-            z.writestr(path, data)
+            z.writestr(zipfile.ZipInfo(path, (2026, 1, 1, 0, 0, 0)), data)  # same bytes each time
     return wheel
+
+
+class ReleaseBooth:
+    """A booth's sync thread with its release downloader, on a repository URL.
+
+    `run()` is one `SyncWorker.run_once()` (content sync, then the release step) and returns
+    what it posted. The handset starts on the hook (`worker.on_hook`).
+    """
+
+    def __init__(
+        self,
+        state: Path,
+        url: str,
+        root: Path,
+        running: str,
+        set_name: str = "lobby",
+        group: str = "",
+        limits: FetchLimits | None = None,
+    ) -> None:
+        self.state = state
+        self.status_file = state / "helper-status.json"
+        self.store = SetStore(state)
+        self.fetcher = Fetcher(limits)
+        self.syncer = Syncer(Source(url, root, set_name), self.store, self.fetcher, state)
+        self.downloader = ReleaseDownloader(
+            UpdateSource(url, group, self.status_file), self.fetcher, state, running=running
+        )
+        self.posted: list[object] = []
+        self.worker = SyncWorker(
+            self.syncer, self.store, 3600.0, 0.0, self.posted.append, releases=self.downloader
+        )
+        self.worker.on_hook.set()
+        self.dir = UpdateDir(state)
+
+    def run(self) -> list[object]:
+        start = len(self.posted)
+        self.worker.run_once()
+        return self.posted[start:]
+
+    def last_update(self) -> UpdateProgress:
+        return [p for p in self.posted if isinstance(p, UpdateProgress)][-1]
+
+    def close(self) -> None:
+        self.worker.stop()

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.tags import Tag
 
-from kiosk.config import ConfigError, parse_config
+from kiosk.config import parse_config
+from kiosk.errors import ConfigError
 from kiosk.fleet.status import BoothStatus
 from kiosk.release.manifest import Wheel
 from kiosk.update.choose import NoWheel, choose

@@ -68,18 +68,20 @@ def describe(wheels: list[Path], created: str = "") -> tuple[Release, dict[str, 
     if len(project) != 1:
         names = ", ".join(w.name for w in wheels)
         raise ConfigError([f"expected exactly one {PROJECT} wheel, got: {names}"])
-    _, version, _, tags = parse_wheel_filename(project[0].name)
-    python = sorted({t.interpreter for t in tags})[0]
+    version = parse_wheel_filename(project[0].name)[1]
     platforms: set[str] = set()
+    interpreters: set[str] = set()
     for w in wheels:
-        platforms |= {t.platform for t in parse_wheel_filename(w.name)[3]}
+        tags = parse_wheel_filename(w.name)[3]
+        platforms |= {t.platform for t in tags}
+        interpreters |= {t.interpreter for t in tags}
     entries = tuple(
         Wheel(name, hashlib.sha256(b).hexdigest(), len(b)) for name, b in sorted(data.items())
     )
     release = Release(
         version=str(version),
         wheels=entries,
-        python=_python(python),
+        python=_python(interpreters),
         platforms=tuple(sorted(platforms)),
         state_schemas=_schemas(project[0]),
         created=created,
@@ -87,10 +89,10 @@ def describe(wheels: list[Path], created: str = "") -> tuple[Release, dict[str, 
     return release, data
 
 
-def _python(interpreter: str) -> str:
-    """ "py3" -> "3", "cp311" -> "3.11"."""
-    digits = interpreter.lstrip("cpy")
-    return f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits or "3"
+def _python(interpreters: set[str]) -> str:
+    """The newest CPython the wheels were built for ("cp311" -> "3.11"); "3" if all are pure."""
+    cpython = [int(i[3:]) for i in interpreters if i.startswith("cp3") and i[3:].isdigit()]
+    return f"3.{max(cpython)}" if cpython else "3"
 
 
 def _schemas(wheel: Path) -> dict[str, tuple[int, int]]:

@@ -94,11 +94,13 @@ class SyncWorker:
         """The release step: its failures are its own (the content result is already posted)."""
         updater = self.syncer.refreshed
         if updater is None:
-            reason = "the signed metadata could not be refreshed (see sync_reason)"
+            failed = self._failed or SyncError("error", "no metadata")
+            reason = f"signed metadata not refreshed ({failed.state}): {failed.reason}"
             return UpdateProgress("failed", "", reason, time.time())
         return releases.run(updater)
 
     def _sync_content(self) -> None:
+        self._failed: SyncError | None = None
         if self.on_hook.is_set():
             self._collect()
         deadline_s = self.syncer.fetcher.limits.sync_deadline_s
@@ -109,6 +111,7 @@ class SyncWorker:
             result = self.syncer.sync()
         except SyncError as e:
             log.warning("sync %s: %s", e.state, e.reason)
+            self._failed = e
             self._post(SyncFailed(e.state, e.reason))
             return
         except Exception as e:  # a bug must not end the sync thread

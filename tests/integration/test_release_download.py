@@ -107,7 +107,7 @@ def test_release_then_sync_stages_the_release_with_exact_files(world: World) -> 
         release_target("2.1.0")
     ).read_bytes()
     rel = parse_release((staged / "release.json").read_bytes(), "release.json")
-    assert rel.version == "2.1.0" and rel.python == "3" and "linux_armv7l" in rel.platforms
+    assert rel.version == "2.1.0" and rel.python == "3.11" and "linux_armv7l" in rel.platforms
     snapshot = repo.timestamp().signed.snapshot_meta.version
     targets = repo.snapshot().signed.meta["targets.json"].version
     assert sorted(p.name for p in (staged / "metadata").iterdir()) == sorted(
@@ -304,7 +304,9 @@ def test_an_expired_timestamp_reports_stale_and_stages_nothing(world: World) -> 
     posted = booth.run()
     sync = posted[0]
     assert getattr(sync, "state", "") == "stale"  # SyncFailed: the content sync says stale
-    assert booth.last_update().state == "failed" and not booth.dir.staged.exists()
+    progress = booth.last_update()
+    assert progress.state == "failed" and "(stale): signed metadata expired" in progress.reason
+    assert not booth.dir.staged.exists()
 
 
 def test_a_bad_version_is_not_downloaded_again(world: World) -> None:

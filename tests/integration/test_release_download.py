@@ -21,6 +21,7 @@ from tuf.api.metadata import Metadata, Targets
 from kiosk.admin.release import assign_release, release
 from kiosk.events import SyncReady, UpdateProgress
 from kiosk.release.manifest import CHANNELS, parse_release, release_target
+from kiosk.sync.fetcher import FetchLimits
 from tests.bad_proxy import BadProxy
 from tests.content import Publisher
 from tests.nginx import Nginx
@@ -345,3 +346,54 @@ def test_no_staging_while_the_handset_is_lifted(world: World) -> None:
     thread.join(30)
     assert booth.last_update().state == "staged"
     assert json.loads(booth.dir.request.read_bytes()) == {"version": "2.2.0"}
+
+
+def test_a_compromised_hub_cannot_sign_a_release(world: World) -> None:
+    """The hub holds the online keys only: a channel and release it signs itself are refused,
+    and the release staged before stays as it was."""
+    world.release(world.house("2.1.0"))
+    booth = world.booth()
+    booth.run()
+    repo = world.publisher.repo
+    evil = repo.new_targets()
+    data = json.loads(world.target_file(CHANNELS).read_bytes())
+    data["channels"]["stable"] = "6.6.6"
+    info = repo.add_target_bytes(CHANNELS, json.dumps(data).encode())
+    evil.signed.targets[info.path] = info
+    evil.sign(world.publisher.online.signer("snapshot"))
+    (repo.metadata / f"{evil.signed.version}.targets.json").write_bytes(evil.to_bytes())
+    repo._snapshot_and_timestamp(evil.signed.version, world.publisher.online_signers())
+    booth.run()
+    progress = booth.last_update()
+    assert progress.state == "failed" and "UnsignedMetadataError" in progress.reason
+    assert json.loads(booth.dir.request.read_bytes()) == {"version": "2.1.0"}
+
+
+def test_mix_and_match_snapshot_is_refused(world: World) -> None:
+    world.release(world.house("1.9.0"))
+    world.release(world.house("2.1.0"))
+    repo = world.publisher.repo
+    current = repo.timestamp().signed.snapshot_meta.version
+    other = (repo.metadata / f"{current - 1}.snapshot.json").read_bytes()
+    (repo.metadata / f"{current}.snapshot.json").write_bytes(other)
+    booth = world.booth(running="1.0.0")
+    booth.run()
+    progress = booth.last_update()
+    assert progress.state == "failed" and "rejected by TUF" in progress.reason
+    assert not booth.dir.staged.exists()
+
+
+def test_a_trickled_wheel_cannot_hold_the_sync_past_its_deadline(world: World) -> None:
+    world.release(world.house("2.1.0"))
+    limits = FetchLimits(file_deadline_s=1.0, sync_deadline_s=5.0, read_timeout_s=5.0)
+    with BadProxy(world.nginx.url, "pass", pause_s=0.05) as proxy:
+        booth = world.booth(proxy.url)
+        booth.fetcher.limits = limits
+        booth.run()  # the clip set comes through the proxy untouched
+        world.release(world.house("2.2.0"))
+        proxy.mode = "trickle"
+        posted = booth.run()
+    assert not any(getattr(p, "state", "") in ("stale", "error") for p in posted[:1])
+    progress = booth.last_update()
+    assert progress.state == "failed" and "too slow" in progress.reason, progress
+    assert json.loads(booth.dir.request.read_bytes()) == {"version": "2.1.0"}

@@ -33,6 +33,7 @@ from kiosk.release.manifest import (
     parse_release,
     release_target,
 )
+from kiosk.sync import verify
 from kiosk.sync.fetcher import Fetcher
 from kiosk.update.choose import NoWheel, choose
 from kiosk.update.helper import read_status
@@ -190,17 +191,8 @@ class ReleaseDownloader:
         base = self.source.url.rstrip("/")
         # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
         url = f"{base}/targets/wheels/{wheel.sha256}/{wheel.sha256}.{wheel.file}"
-        resumed = part.is_file() and part.stat().st_size > 0
-        self.fetcher.download_resumable(url, part, info.length)
-        if not _verified(info, part):
-            part.unlink()
-            if not resumed:
-                raise UpdateFailed(f"{wheel.file}: bytes do not match the signed hash")
-            log.warning("%s: resumed download did not match; fetching it whole", wheel.file)
-            self.fetcher.download_resumable(url, part, info.length)
-            if not _verified(info, part):
-                part.unlink()
-                raise UpdateFailed(f"{wheel.file}: bytes do not match the signed hash")
+        if not verify.download_verified(self.fetcher, url, part, info):
+            raise UpdateFailed(f"{wheel.file}: bytes do not match the signed hash")
         self.quiet()
         self.dir.commit_wheel(wheel)
 
@@ -252,12 +244,3 @@ class ReleaseDownloader:
     def _target_bytes(self, updater: Updater, info: TargetFile) -> bytes:
         path = updater.find_cached_target(info) or updater.download_target(info)
         return Path(path).read_bytes()
-
-
-def _verified(info: TargetFile, path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            info.verify_length_and_hashes(f)
-    except (tuf_errors.LengthOrHashMismatchError, OSError):
-        return False
-    return True

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiosk.durable import fsync_dir, write_atomic
+from kiosk.durable import fsync_dir, write_atomic, write_synced
 from kiosk.release.manifest import Wheel
 from kiosk.sync.verify import matches
 
@@ -32,15 +32,7 @@ def make_dir(path: Path) -> None:
 
 def write_file(path: Path, data: bytes) -> None:
     """A new file, 0644, fsynced (the folder is fsynced by whoever renames it into place)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_synced(path, data, FILE_MODE)
 
 
 class UpdateDir:

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -22,6 +21,7 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import Metadata, Root, TargetFile
 from tuf.ngclient import Updater
 
+from kiosk import __version__
 from kiosk.content.repository import MAX_BYTES
 from kiosk.errors import ConfigError
 from kiosk.events import UpdateProgress
@@ -51,8 +51,8 @@ class UpdateFailed(Exception):
 
 
 def running_version() -> str:
-    """The installed `kiosk` distribution's version."""
-    return importlib_metadata.version("kiosk")
+    """The installed `kiosk` distribution's version (kiosk.__version__)."""
+    return __version__
 
 
 @dataclass(frozen=True)

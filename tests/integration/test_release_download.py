@@ -397,3 +397,20 @@ def test_a_trickled_wheel_cannot_hold_the_sync_past_its_deadline(world: World) -
     progress = booth.last_update()
     assert progress.state == "failed" and "too slow" in progress.reason, progress
     assert json.loads(booth.dir.request.read_bytes()) == {"version": "2.1.0"}
+
+
+def test_roots_the_booth_never_cached_are_fetched_into_the_staged_metadata(world: World) -> None:
+    """A booth shipped with root version 2 stages roots 1 and 2 (the helper walks the chain)."""
+    publisher = world.publisher
+    root_key = publisher.keys.signer("root")
+    assert publisher.repo.rotate_key("timestamp", [root_key], publisher.online.public("timestamp"))
+    world.release(world.house("2.1.0"))
+    state = world.base / "booth-v2"
+    booth = ReleaseBooth(state, world.nginx.url, publisher.repo.metadata / "2.root.json", RUNNING)
+    world.booths.append(booth)
+    booth.run()
+    assert booth.last_update().state == "staged", booth.last_update()
+    assert not (state / "tuf" / "metadata" / "root_history" / "1.root.json").exists()
+    for n in (1, 2):
+        staged = booth.dir.staged / "metadata" / f"{n}.root.json"
+        assert staged.read_bytes() == (publisher.repo.metadata / f"{n}.root.json").read_bytes()

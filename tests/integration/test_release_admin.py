@@ -17,6 +17,7 @@ from kiosk.admin.wheelhouse import requirements
 from kiosk.release.manifest import parse_channels
 from tests.content import Publisher
 from tests.hubproc import HubProcess
+from tests.integration.test_audit import audit
 from tests.releases import ReleaseBooth, WheelFactory, tiny_wheel
 
 TOKEN = "test-admin-token"
@@ -46,6 +47,10 @@ def test_release_through_the_hub_then_a_booth_stages_it(
     out = capsys.readouterr().out
     assert "stable\t2.1.0" in out and "lobby-booths\tchannel canary" in out
     assert "2.1.0\t2 wheels" in out
+    logged = [(e["action"], e["subject"], e["detail"]) for e in audit(hub, TOKEN)]
+    assert ("release", "channel stable", "carries 2.1.0") in logged
+    assert ("release", "channel canary", "carries 2.1.0") in logged
+    assert ("assign-release", "group lobby-booths", "follows canary") in logged
     # The booth reads the hub's repository (no clip set there: the content sync fails alone).
     root = hub.data / "repo" / "metadata" / "1.root.json"
     booth = ReleaseBooth(tmp_path / "booth", f"{hub.url}/repo", root, "2.0.0", group="lobby-booths")

@@ -46,8 +46,7 @@ def requirements(project_wheel: Path) -> list[str]:
             continue
         if canonicalize_name(req.name) in FROM_DEBIAN:
             continue
-        req.marker = None  # evaluated for the Pi (Linux) by pip's --platform, not for here
-        out.append(str(req))
+        out.append(str(req))  # pip evaluates any marker for --python-version
     return out
 
 

@@ -40,6 +40,7 @@ from kiosk.update.helper import read_status
 from kiosk.update.staging import UpdateDir
 
 log = logging.getLogger(__name__)
+TAKEN = ("applying", "probation")  # helper states in which a staged release is in its hands
 
 
 class UpdateFailed(Exception):
@@ -144,6 +145,8 @@ class ReleaseDownloader:
             return self._progress("idle", want, reason)
         if self.dir.staged_version() == want:
             return self._progress("staged", want)
+        if helper is not None and helper.version == want and helper.state in TAKEN:
+            return self._progress("staged", want)  # the helper has it (it may move the request)
         return None
 
     def _fetch_and_stage(self, updater: Updater, version: str) -> UpdateProgress:

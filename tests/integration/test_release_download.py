@@ -414,3 +414,15 @@ def test_roots_the_booth_never_cached_are_fetched_into_the_staged_metadata(world
     for n in (1, 2):
         staged = booth.dir.staged / "metadata" / f"{n}.root.json"
         assert staged.read_bytes() == (publisher.repo.metadata / f"{n}.root.json").read_bytes()
+
+
+def test_a_release_the_helper_has_taken_is_not_staged_again(world: World) -> None:
+    world.release(world.house("2.1.0"))
+    booth = world.booth()
+    booth.run()
+    booth.dir.request.unlink()  # the helper took it
+    booth.status_file.write_text(json.dumps({"state": "applying", "version": "2.1.0", "at": 1}))
+    staged_at = booth.dir.staged.stat().st_mtime_ns
+    booth.run()
+    assert booth.last_update().state == "staged"
+    assert not booth.dir.request.exists() and booth.dir.staged.stat().st_mtime_ns == staged_at

@@ -35,6 +35,7 @@ from kiosk.release.manifest import (
 )
 from kiosk.sync import verify
 from kiosk.sync.fetcher import Fetcher
+from kiosk.sync.updater import SyncError
 from kiosk.update.choose import NoWheel, choose
 from kiosk.update.helper import read_status
 from kiosk.update.staging import UpdateDir
@@ -107,7 +108,7 @@ class ReleaseDownloader:
                 return skip
             self.fetcher.start_sync()  # a budget of its own: the clip sync may have used one
             return self._fetch_and_stage(updater, want)
-        except UpdateFailed as e:
+        except (UpdateFailed, SyncError) as e:  # SyncError: quiet() says we are stopping
             reason = e.reason
         except tuf_errors.SlowRetrievalError as e:
             reason = f"download too slow: {e}"

@@ -68,7 +68,9 @@ log = logging.getLogger(__name__)
 _TARGET = re.compile(
     r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}"
     r"|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/(clipset|history)\.json"
-    r"|assignments\.json|consent\.json)$"
+    r"|assignments\.json|consent\.json"
+    r"|releases/channels\.json|releases/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/release\.json"
+    r"|wheels/[0-9a-f]{64}/[A-Za-z0-9._+-]{1,200}\.whl)$"
 )
 
 
@@ -157,7 +159,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         data = bytes(body)
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256 or (
-            path.startswith("clips/") and not path.startswith(f"clips/{actual}")
+            path.startswith(("clips/", "wheels/"))
+            and not path.startswith((f"clips/{actual}", f"wheels/{actual}/"))
         ):
             raise HTTPException(400, f"{path}: sha256 of the body is {actual}")
         info = await asyncio.to_thread(repo.add_target_bytes, path, data)

@@ -43,6 +43,7 @@ from kiosk.events import (
     SyncFailed,
     SyncReady,
     Tick,
+    UpdateProgress,
 )
 from kiosk.fleet.records import CONSENT_PATHS
 from kiosk.fleet.status import BoothStatus
@@ -74,6 +75,7 @@ from kiosk.session import (
 )
 from kiosk.stateschema import StateSchemaError
 from kiosk.sync.store import SetStore
+from kiosk.update.hookfile import HookFile
 
 if TYPE_CHECKING:
     from kiosk.fleet.identity import Identity
@@ -146,6 +148,8 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
+        self.update = UpdateProgress("idle")  # the sync thread's release state (kiosk.update)
+        self.hook_file: HookFile | None = None  # update.hook_file, for the update helper
         self.live: LiveLink | HubLink | None = None
         self.live_status = LiveStatus(False, "starting")
         self.live_calls = 0  # calls live at the hub relay (presence)
@@ -231,6 +235,9 @@ class Booth:
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
             self._debouncer.off_hook = hook.off_hook()
             self._hook_ok = True  # the pin is readable
+            if cfg.sync.url and cfg.update.enabled:
+                self.hook_file = HookFile(Path(cfg.update.hook_file))
+                self.hook_file.write(not self._debouncer.off_hook)
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -344,6 +351,15 @@ class Booth:
                 for i in range(0, max(len(removed), len(files), 1), n):
                     part = {"removed": list(removed[i : i + n]), "files": list(files[i : i + n])}
                     self._report({"event": "consent", "t": now, **part})
+            case UpdateProgress(state=state, version=version, reason=reason):
+                if (state, version, reason) != (
+                    self.update.state,
+                    self.update.version,
+                    self.update.reason,
+                ):
+                    fields = {"state": state, "version": version, "reason": reason}
+                    self._report({"event": "update", "t": now, **fields})
+                    self.update = event
             case SyncFailed(state=state, reason=reason):
                 if (state, reason) != (self.sync_state, self._sync_reason):
                     self._report({"event": "sync", "t": now, "state": state, "reason": reason})
@@ -367,6 +383,8 @@ class Booth:
             self._check_health(now)
 
     def _feed(self, event: object, now: float) -> None:
+        if self.hook_file is not None and isinstance(event, Lifted | HungUp):
+            self.hook_file.write(isinstance(event, HungUp))
         self._run_effects(self.session.handle(event, now, self.wall()))
         self._arm_idle_stop(now)
         if self.sync is not None:
@@ -381,14 +399,22 @@ class Booth:
         from kiosk.sync.fetcher import Fetcher, FetchLimits
         from kiosk.sync.updater import Source, Syncer
         from kiosk.sync.worker import SyncWorker
+        from kiosk.update.downloader import ReleaseDownloader, UpdateSource
 
         cfg = self.config.sync
+        state_dir = Path(self.config.state_dir)
         source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
         fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
-        syncer = Syncer(
-            source, store, fetcher, Path(self.config.state_dir), reserve_bytes=cfg.reserve_mb << 20
+        syncer = Syncer(source, store, fetcher, state_dir, reserve_bytes=cfg.reserve_mb << 20)
+        releases = None
+        if self.config.update.enabled:
+            status_file = Path(self.config.update.status_file)
+            releases = ReleaseDownloader(
+                UpdateSource(cfg.url, cfg.group, status_file), fetcher, state_dir
+            )
+        return SyncWorker(
+            syncer, store, cfg.interval, cfg.jitter, self.post, self.rng, releases=releases
         )
-        return SyncWorker(syncer, store, cfg.interval, cfg.jitter, self.post, self.rng)
 
     def _activate_pending(self, now: float) -> None:
         """Switch to a staged set, only while the handset is on the hook (never mid-clip)."""
@@ -644,6 +670,10 @@ class Booth:
             self._last_lift,
             self.audio is not None and self.audio.is_open and self._retry_at is None,
             self._hook_ok,
+            self.update.state,
+            self.update.version,
+            self.update.reason,
+            self.update.at,
         )
         if fleet != self.fleet_status:
             self.fleet_status = fleet

@@ -163,8 +163,14 @@ def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | N
 
     log.info("enrolled with %s as booth %s", me.hub, me.booth_id)
     limits = HubLimits(config.fleet.timeout_s, config.fleet.timeout_s)
+    follows = bool(config.sync.url and config.update.enabled)
     return FleetWorker(
-        HubClient(me, limits), outbox, config.fleet, lambda: booth.fleet_status, state_dir
+        HubClient(me, limits),
+        outbox,
+        config.fleet,
+        lambda: booth.fleet_status,
+        state_dir,
+        update_status_file=Path(config.update.status_file) if follows else None,
     )
 
 

@@ -76,6 +76,16 @@ class SyncConfig:
     reserve_mb: int = field(default=200, metadata=limits(0, 1_000_000))  # left free on the disk
 
 
+@dataclass(frozen=True)
+class UpdateConfig:
+    """Software updates (docs/updates.md): the daemon downloads and stages releases at each
+    sync (only when sync.url is set); a root helper applies them."""
+
+    enabled: bool = True
+    status_file: str = "/var/lib/kiosk-update/status.json"  # the helper's, read-only here
+    hook_file: str = "/run/kiosk/hook"  # "on" or "off", for the helper
+
+
 def _sip_word(value: str) -> str | None:
     # baresip's account line has no quoting: these would end the field or the line.
     bad = sorted({c for c in value if c in ';<>",\\' or c.isspace()})
@@ -159,6 +169,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     status_led: StatusLedConfig = field(default_factory=StatusLedConfig)

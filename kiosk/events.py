@@ -107,6 +107,17 @@ class SyncFailed:
 
 
 @dataclass(frozen=True)
+class UpdateProgress:
+    """The sync thread's software-update state (kiosk.update): idle, downloading, staged or
+    failed; `version` the release concerned; `at` the wall time (Unix s) it changed."""
+
+    state: str
+    version: str = ""
+    reason: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
 class ConsentPurged:
     """The sync thread deleted retired clips (the consent register) from the disk."""
 

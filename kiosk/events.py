@@ -117,3 +117,22 @@ class ConsentPurged:
 @dataclass(frozen=True)
 class SetChanged:
     """A new set is active: sounds decoded from the old one are dropped."""
+
+
+@dataclass(frozen=True)
+class DialEdge:
+    """A raw edge of a rotary dial's contact (gpiozero thread): `active` is True while the
+    pulse contact breaks, or while the off-normal contact says the dial is away from rest."""
+
+    contact: Literal["pulse", "off_normal"]
+    active: bool
+    t: float
+
+
+@dataclass(frozen=True)
+class Dialed:
+    """A digit dialed ("0".."9"; a keypad also has "*" and "#") at monotonic time `t`."""
+
+    digit: str
+    kind: Literal["rotary", "keypad"]
+    t: float

@@ -97,7 +97,7 @@ class SimulatedRotary:
         self.play(pulse_train(digit))
 
 
-class _RowPin(MockPin):
+class _RowPin(MockPin):  # type: ignore[misc]
     """A row's mock pin: every level it is driven to is passed on to the matrix."""
 
     def __init__(self, factory: Any, info: Any, matrix: SimulatedKeypad) -> None:

@@ -3,7 +3,8 @@
     GET  /login, POST /login (form field `token`: the admin token) -> session cookie
     POST /logout
     GET  /dashboard                  booths: online, offline or revoked, problems first
-    GET  /dashboard/clips?days=N     clips by plays and listen-through, where people hang up,
+    GET  /dashboard/clips?days=N     sets and clips by plays, listen-through and "changed my
+                                     view" (dial ratings), where people hang up,
                                      lifts per day per booth, live against clips (last N days)
 
 Pages are Jinja2 templates (hub/templates/, autoescaped) with inline SVG charts, no script.
@@ -222,6 +223,7 @@ def dashboard_router(
             lift_charts=lift_charts,
             more_booths=more,
             share=stats.listen_share(db, since),
+            sets=stats.set_stats(db, since),
         )
 
     return router

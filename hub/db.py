@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS events (
     set_name TEXT,
     clip TEXT,
     listened_ms INTEGER,               -- clip_end, live_end
-    finished INTEGER,                  -- clip_end: 1 if the listener stayed to the end
+    finished INTEGER,                  -- clip_end: 1 if the listener stayed to the end;
+                                       -- rating: 1 if the listener dialed "it changed my view"
     body TEXT NOT NULL                 -- the whole event as JSON
 );
 CREATE INDEX IF NOT EXISTS events_booth_at ON events (booth_id, at);

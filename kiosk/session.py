@@ -281,8 +281,8 @@ class Session:
                 return []
             case HungUp(t=t) if self.state is not State.IDLE:
                 return self._hang_up(t)
-            case Dialed(digit=digit, kind=kind):
-                return self._dialed(digit, kind, now, wall)
+            case Dialed(digit=digit, kind=kind, t=t):
+                return self._dialed(digit, kind, t, now, wall)
             case Prepared(sound=sound, asked=True):
                 if not self.wanted or self.state is not State.WAITING:
                     return []  # the listener hung up or chose something else meanwhile
@@ -517,8 +517,11 @@ class Session:
         return effects
 
     # -- the dial --------------------------------------------------------------------------
-    def _dialed(self, digit: str, kind: str, now: float, wall: dt.datetime) -> list[Effect]:
-        effects: list[Effect] = [Report({"event": "dial", "t": now, "digit": digit, "kind": kind})]
+    def _dialed(
+        self, digit: str, kind: str, t: float, now: float, wall: dt.datetime
+    ) -> list[Effect]:
+        """`t`: when the digit was dialed (a key's press; a turn's end), `now` is later."""
+        effects: list[Effect] = [Report({"event": "dial", "t": t, "digit": digit, "kind": kind})]
         if self.dial is None or self.state in (State.IDLE, State.PROMPT):
             return effects
         if self.state is State.ASKING:

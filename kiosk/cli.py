@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
     test.add_argument("--unattended", action="store_true", help="skip what needs a person")
-    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
+    test.add_argument(
+        "--hook-timeout", type=float, default=30.0, help="seconds per hook or dial step"
+    )
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         from kiosk.selftest.run import Limits, selftest_command
 
-        limits = Limits(hook_timeout_s=args.hook_timeout)
+        limits = Limits(hook_timeout_s=args.hook_timeout, dial_timeout_s=args.hook_timeout)
         return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless, not args.no_receiver)
 

@@ -312,7 +312,7 @@ class Booth:
                     self._feed(Lifted(t) if changed else HungUp(t), now)
             case DialEdge(contact=contact, active=active, t=t) if self._pulses is not None:
                 for digit in self._pulses.edge(contact, active, t):
-                    self._feed(Dialed(digit, "rotary", now), now)
+                    self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
             case Dialed():
                 self._feed(event, now)
             case ClipUnplayable(file=file):
@@ -374,7 +374,7 @@ class Booth:
                 self._feed(Lifted(now) if changed else HungUp(now), now)
         if self._pulses is not None and (due := self._pulses.deadline()) is not None and now >= due:
             for digit in self._pulses.settle(now):
-                self._feed(Dialed(digit, "rotary", now), now)
+                self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
         deadline = self.session.deadline()
         if deadline is not None and now >= deadline:
             self._feed(Tick(now), now)

@@ -1,9 +1,10 @@
 """A 3x4 keypad matrix on 7 GPIO pins, scanned only when a key goes down.
 
 At rest every row is driven low and the columns are inputs with pull-ups, so a pressed key
-pulls its column low: that edge wakes the scanner thread, which waits `debounce_s`, drives one
-row low at a time to find the key, posts `Dialed`, then checks every `poll_s` for the release
-(only while a key is held). Between presses the thread sleeps on an Event: an idle booth pays
+pulls its column low: that edge wakes the scanner thread, which at once drives one row low at
+a time to find the key (if a bounce hid it, again after `debounce_s`), posts `Dialed`, then
+checks every `poll_s` for the release (only while a key is held) and lets `debounce_s` of
+release bounce pass. Between presses the thread sleeps on an Event: an idle booth pays
 nothing for its keypad.
 """
 
@@ -77,13 +78,16 @@ class Keypad:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait()
-            if self._stop.wait(self._debounce_s):
-                return
             key = self.scan()
+            if key is None and not self._stop.wait(self._debounce_s):
+                key = self.scan()  # the first look fell into a bounce
             if key is not None:
                 self._post(Dialed(key, "keypad", self._pressed_at))
-            while self._held() and not self._stop.wait(self._poll_s):
-                pass
+            while not self._stop.is_set():
+                while self._held() and not self._stop.wait(self._poll_s):
+                    pass
+                if self._stop.wait(self._debounce_s) or not self._held():
+                    break  # up, and stayed up through the release bounce
             self._wake.clear()  # edges while scanning or held were ours
 
     def _held(self) -> bool:

@@ -46,6 +46,7 @@ class PulseDecoder:
     off_normal: Contact = field(default_factory=Contact)
     pulses: int = 0
     last_make: float | None = None  # end of the last counted break (no off-normal contact)
+    ended_at: float = 0.0  # when the last digit ended: the dial at rest, or the gap over
 
     def deadline(self) -> float | None:
         """The next monotonic time `settle()` has something to decide."""
@@ -76,7 +77,8 @@ class PulseDecoder:
             digits += self._commit(min(due, key=lambda d: d[0])[1])
         gap_over = self.last_make is not None and now >= self.last_make + self.gap_s
         if not self.has_off_normal and gap_over and not self.pulse.stable:
-            digits += self._end_digit()
+            assert self.last_make is not None
+            digits += self._end_digit(self.last_make + self.gap_s)
         return digits
 
     def _commit(self, c: Contact) -> list[str]:
@@ -85,7 +87,7 @@ class PulseDecoder:
             if c.stable:  # the dial left its rest: a new digit starts
                 self.pulses = 0
                 return []
-            return self._end_digit()
+            return self._end_digit(c.since)
         if c.stable:  # a break
             if self.has_off_normal and not self.off_normal.stable:
                 log.debug("dial: a break at rest ignored (noise)")
@@ -96,8 +98,8 @@ class PulseDecoder:
             self.last_make = c.since
         return []
 
-    def _end_digit(self) -> list[str]:
-        n, self.pulses, self.last_make = self.pulses, 0, None
+    def _end_digit(self, t: float) -> list[str]:
+        n, self.pulses, self.last_make, self.ended_at = self.pulses, 0, None, t
         if n == 0:
             return []  # turned and let go before the first pulse
         if n > MAX_PULSES:

@@ -6,9 +6,9 @@ dial sends 7-13 pulses a second with break/make from 55/45 to 70/30: the shortes
 at 70/30) is 23 ms, well above the default 5 ms filter.
 
 A digit is the number of breaks between the off-normal contact closing and opening again (10
-means 0). Without an off-normal contact, it ends after `gap_s` of make after the last break.
-Breaks while the dial is at rest are noise; a dial turned and let go before the first pulse
-dials nothing.
+means 0); its first edge back to rest ends the digit at once. Without an off-normal contact,
+it ends after `gap_s` of make after the last break. Breaks while the dial is at rest are
+noise; a dial turned and let go before the first pulse dials nothing.
 """
 
 from __future__ import annotations
@@ -59,9 +59,20 @@ class PulseDecoder:
         """A raw edge of "pulse" or "off_normal" at monotonic `t`."""
         digits = self.settle(t)
         c = self.pulse if contact == "pulse" else self.off_normal
+        if c is self.off_normal and self._at_rest_now(active):
+            c.raw = c.stable = False
+            c.since = t
+            return digits + self._end_digit(t)
         if active != c.raw:  # (settle() decided the level before it, if it held)
             c.raw, c.since = active, t
         return digits
+
+    def _at_rest_now(self, off_normal: bool) -> bool:
+        """The off-normal contact's first edge back to rest ends a digit at once (as the hook's
+        first edge acts at once): pulses were counted and the pulse contact is made. Should it
+        bounce, the next turn starts with no pulses and dials nothing."""
+        made = not self.pulse.raw and not self.pulse.stable
+        return not off_normal and self.off_normal.stable and self.pulses > 0 and made
 
     def settle(self, now: float) -> list[str]:
         """Decide every level that has held long enough by `now`, oldest first."""

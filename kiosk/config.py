@@ -190,8 +190,8 @@ class DialConfig:
     debounce_ms: float = field(default=5.0, metadata=limits(0.5, 20))  # shorter = bounce
     gap_ms: float = field(default=300.0, metadata=limits(100, 2000))  # no off-normal contact
     # keypad: a 3x4 matrix, rows driven low at rest, columns read with pull-ups
-    rows: tuple[int, ...] = (5, 6, 13, 19)
-    columns: tuple[int, ...] = (12, 16, 20)
+    rows: tuple[int, ...] = (27, 22, 10, 9)
+    columns: tuple[int, ...] = (11, 5, 6)
     map: DialMap = field(default_factory=DialMap)
     interrupt_live: bool = False  # true: a mapped digit also ends a live call
     # "If this changed how you see our customers, dial 1." after a clip or call heard this long

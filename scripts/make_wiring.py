@@ -551,8 +551,8 @@ def draw_notes(dr: Drawing) -> list[str]:
         "#efebe9",
         BELL_C,
     )
-    rows = ", ".join(f"GPIO{g}" for g in DIAL_ROWS_GPIO)
-    columns = ", ".join(f"GPIO{g}" for g in DIAL_COLUMNS_GPIO)
+    dial_rows = ", ".join(f"GPIO{g}" for g in DIAL_ROWS_GPIO)
+    dial_columns = ", ".join(f"GPIO{g}" for g in DIAL_COLUMNS_GPIO)
     box(
         "5. Dial (optional): a rotary dial or a 3x4 keypad",
         [
@@ -561,7 +561,7 @@ def draw_notes(dr: Drawing) -> list[str]:
             f"(GPIO{DIAL_OFF_NORMAL_GPIO}, pin {header_pin(DIAL_OFF_NORMAL_GPIO)}), both "
             f"contacts' common to GND (pin {DIAL_GND}); dial.kind: rotary. No off-normal "
             "contact: dial.off_normal_pin: null. Keypad: rows 1-2-3, 4-5-6, 7-8-9, *-0-# to "
-            f"R1-R4 ({rows}), columns 1-4-7-*, 2-5-8-0, 3-6-9-# to C1-C3 ({columns}); no "
+            f"R1-R4 ({dial_rows}), columns 1-4-7-*, 2-5-8-0, 3-6-9-# to C1-C3 ({dial_columns}); no "
             "GND, no resistors; dial.kind: keypad. `kiosk selftest` asks you to dial 5.",
         ],
         "#fce4ec",

@@ -13,7 +13,7 @@ from typing import Literal
 from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
 from kiosk.schema import Builder, limits, yaml_key
-from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
+from kiosk.yamlfile import YamlDoc, dotted, load_yaml, parse_yaml
 
 SITE_CONFIG = Path("/etc/kiosk/kiosk.yaml")
 # Hard ceiling on receiver gain: a handset is pressed to an ear, so no config may go louder.
@@ -289,4 +289,4 @@ def _check_pins(builder: Builder, config: Config) -> None:
             builder.fail(path, f"expected a BCM GPIO number 0-27, got {pin}")
         elif pin in owner:
             builder.fail(path, f"GPIO{pin} is already {owner[pin]}")
-        owner[pin] = ".".join(map(str, path))
+        owner[pin] = dotted(path)

@@ -372,7 +372,10 @@ class Booth:
             changed = self._debouncer.settle(self.hook.off_hook(), now)
             if changed is not None:
                 self._feed(Lifted(now) if changed else HungUp(now), now)
-        if self._pulses is not None and (due := self._pulses.deadline()) is not None and now >= due:
+        due = self._pulses.deadline() if self._pulses is not None else None
+        # Only with no edge queued: a level must not be decided past an edge not yet seen (a
+        # busy loop would count a queued bounce as a pulse). The next turn comes at once.
+        if self._pulses is not None and due is not None and now >= due and self.queue.empty():
             for digit in self._pulses.settle(now):
                 self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
         deadline = self.session.deadline()

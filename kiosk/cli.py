@@ -241,8 +241,8 @@ def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
 
     if not headless and not _has_display():
         print(
-            "no display here: running headless instead (type lift, hangup, sleep SECONDS or "
-            "quit; JSON events on stdout)",
+            "no display here: running headless instead (type lift, hangup, dial 3, "
+            "sleep SECONDS or quit; JSON events on stdout)",
             file=sys.stderr,
         )
         headless = True

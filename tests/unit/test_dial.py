@@ -192,3 +192,13 @@ def keypad_idle(keypad: Keypad) -> None:
             return
         keypad._stop.wait(0.002)
     raise AssertionError("the keypad never saw the key go up")
+
+
+def test_a_glitch_shorter_than_the_filter_is_no_pulse() -> None:
+    d = PulseDecoder(0.005, 0.3)
+    d.edge("off_normal", True, 0.0)
+    d.edge("pulse", True, 0.100)  # one real break
+    d.edge("pulse", False, 0.160)
+    d.edge("pulse", True, 0.200)  # a 2 ms glitch in the make
+    d.edge("pulse", False, 0.202)
+    assert d.edge("off_normal", False, 0.300) == ["1"]

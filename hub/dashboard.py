@@ -5,7 +5,8 @@
     GET  /dashboard                  booths: online, offline or revoked, problems first, each
                                      with its software version and update state; the
                                      fleet's versions and each channel's rollout (hub.rollout)
-    GET  /dashboard/clips?days=N     clips by plays and listen-through, where people hang up,
+    GET  /dashboard/clips?days=N     sets and clips by plays, listen-through and "changed my
+                                     view" (dial ratings), where people hang up,
                                      lifts per day per booth, live against clips (last N days)
 
 Pages are Jinja2 templates (hub/templates/, autoescaped) with inline SVG charts, no script.
@@ -229,6 +230,7 @@ def dashboard_router(
             lift_charts=lift_charts,
             more_booths=more,
             share=stats.listen_share(db, since),
+            sets=stats.set_stats(db, since),
         )
 
     return router

@@ -207,7 +207,10 @@ def _text(value: object) -> str | None:
 
 
 def _columns(record: EventRecord) -> tuple[object, ...]:
-    """(set_name, clip, listened_ms, finished, body) for the events table."""
-    finished = None if record.finished is None else int(record.finished)
+    """(set_name, clip, listened_ms, finished, body) for the events table. A rating's
+    `changed` goes in `finished` (1: it changed the listener's view), so the "changed my
+    view" rate is counted like listen-through, from indexed columns."""
+    done = record.changed if record.event == "rating" else record.finished
+    finished = None if done is None else int(done)
     body = record.model_dump_json(exclude_unset=True)
     return record.set, record.clip, record.listened_ms, finished, body

@@ -16,6 +16,13 @@ kiosk_release_channel_info{channel, version}     1 per channel of the signed cha
 kiosk_channel_booths{channel, version}           gauge: booths following a channel (or
                                                  "pinned <version>"), by version they run
 kiosk_channel_booths_by_update_state{channel, state}   gauge: the same, by update state
+clip_plays_total{set, clip}                      counter: clip_end events
+clip_finished_total{set, clip}                   counter: ... heard to the end (listen-through
+                                                 = finished / plays)
+ratings_total{set, clip}                         counter: rating events (asked what it
+                                                 changed; clip "" = a live call)
+ratings_changed_total{set, clip}                 counter: ... answered "it changed my view"
+                                                 (the rate = changed / ratings; per set: sum by)
 """
 
 from __future__ import annotations
@@ -85,6 +92,19 @@ def render(
         "Seconds listened, by clip set and kind (clip or live call).",
         [({"set": s, "kind": kind}, seconds) for (s, kind), seconds in listened],
     )
+    by_clip = sorted(totals.by_clip.items())
+    for event, name, index, what in (
+        ("clip_end", "clip_plays_total", 0, "Clip plays (clip_end events), by set and clip."),
+        ("clip_end", "clip_finished_total", 1, "Clip plays heard to the end (listen-through)."),
+        ("rating", "ratings_total", 0, "Listeners asked what a clip or call changed."),
+        ("rating", "ratings_changed_total", 1, "Listeners who dialed: it changed my view."),
+    ):
+        lines += _family(
+            name,
+            "counter",
+            what,
+            [({"set": s, "clip": c}, n[index]) for (e, s, c), n in by_clip if e == event],
+        )
     return "\n".join(lines + software_families(rollout.software(db, channels))) + "\n"
 
 

@@ -1,7 +1,7 @@
 """The composition root and the main loop: one thread owns the session and runs its effects.
 
 Start order: status lamp and bell → prompts → mixer → clip library → session → hook switch →
-audio stream → READY.
+dial → audio stream → READY.
 Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
 only puts events on `queue`.
 """
@@ -27,6 +27,9 @@ from kiosk.bell import Bell, RingBell
 from kiosk.clips.library import Library
 from kiosk.clips.schedule import is_eligible
 from kiosk.config import Config
+from kiosk.dial.keypad import Keypad
+from kiosk.dial.pulses import PulseDecoder
+from kiosk.dial.rotary import RotaryDial, decoder_for
 from kiosk.errors import AudioError
 from kiosk.eventlog import EventSink
 from kiosk.events import (
@@ -34,12 +37,16 @@ from kiosk.events import (
     AudioLost,
     ClipUnplayable,
     ConsentPurged,
+    Dialed,
+    DialEdge,
     HookEdge,
     HungUp,
     Lifted,
     Prepared,
     SetChanged,
+    Sound,
     SoundFinished,
+    SoundKind,
     SyncFailed,
     SyncReady,
     Tick,
@@ -61,11 +68,13 @@ from kiosk.live.events import (
 from kiosk.live.link import LiveLink
 from kiosk.session import (
     Dial,
+    DialSettings,
     Effect,
     Hangup,
     LiveSettings,
     Persist,
     Play,
+    PrepareNewest,
     PrepareNext,
     Report,
     Session,
@@ -160,6 +169,8 @@ class Booth:
         self._set_version: int | None = None
         self.lamp: StatusLamp | None = None
         self.bell: Bell | None = None
+        self.dial: RotaryDial | Keypad | None = None
+        self._pulses: PulseDecoder | None = None  # the rotary dial's decoder (main loop)
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -230,6 +241,7 @@ class Booth:
                 prompts["hang_up"],
                 is_eligible,
                 self._live_settings() if cfg.live.enabled else None,
+                self._dial_settings(prompts) if cfg.dial.kind != "none" else None,
             )
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
@@ -238,6 +250,11 @@ class Booth:
             if cfg.sync.url and cfg.update.enabled:
                 self.hook_file = HookFile(Path(cfg.update.hook_file))
                 self.hook_file.write(not self._debouncer.off_hook)
+            if cfg.dial.kind == "rotary":
+                self._pulses = decoder_for(cfg.dial)
+                self.dial = RotaryDial(cfg.dial, self.post, self.pin_factory, self.clock)
+            elif cfg.dial.kind == "keypad":
+                self.dial = Keypad(cfg.dial, self.post, self.pin_factory, self.clock)
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -266,6 +283,8 @@ class Booth:
                 sync.stop()
             if self.audio is not None:
                 self.audio.close()
+            if self.dial is not None:
+                self.dial.close()
             if hook is not None:
                 hook.close()
             if library is not None:
@@ -293,7 +312,8 @@ class Booth:
 
     def _deadline(self) -> float:
         times = [self._next_health]
-        deadlines = (self.session.deadline(), self._debouncer.settle_at, self._retry_at)
+        pulses = self._pulses.deadline() if self._pulses is not None else None
+        deadlines = (self.session.deadline(), self._debouncer.settle_at, self._retry_at, pulses)
         for t in (*deadlines, self._idle_stop_at):
             if t is not None:
                 times.append(t)
@@ -305,6 +325,11 @@ class Booth:
                 changed = self._debouncer.edge(level, t)
                 if changed is not None:
                     self._feed(Lifted(t) if changed else HungUp(t), now)
+            case DialEdge(contact=contact, active=active, t=t) if self._pulses is not None:
+                for digit in self._pulses.edge(contact, active, t):
+                    self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
+            case Dialed():
+                self._feed(event, now)
             case ClipUnplayable(file=file):
                 self.library.exclude(file)
                 self._feed(event, now)
@@ -371,6 +396,12 @@ class Booth:
             changed = self._debouncer.settle(self.hook.off_hook(), now)
             if changed is not None:
                 self._feed(Lifted(now) if changed else HungUp(now), now)
+        due = self._pulses.deadline() if self._pulses is not None else None
+        # Only with no edge queued: a level must not be decided past an edge not yet seen (a
+        # busy loop would count a queued bounce as a pulse). The next turn comes at once.
+        if self._pulses is not None and due is not None and now >= due and self.queue.empty():
+            for digit in self._pulses.settle(now):
+                self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
         deadline = self.session.deadline()
         if deadline is not None and now >= deadline:
             self._feed(Tick(now), now)
@@ -461,6 +492,8 @@ class Booth:
                     self.mixer.stop()
                 case PrepareNext():
                     self.library.prepare_next(self.wall())
+                case PrepareNewest():
+                    self.library.prepare_newest(self.wall())
                 case Persist():
                     self.library.save()
                 case Report(fields=fields):
@@ -524,6 +557,18 @@ class Booth:
             chime("connecting", rate),
             chime("call_ended", rate),
             live.source,
+        )
+
+    def _dial_settings(self, prompts: dict[SoundKind, Sound]) -> DialSettings:
+        dial = self.config.dial
+        return DialSettings(
+            dial.map.action,
+            dial.interrupt_live,
+            dial.ask,
+            dial.ask_after_s,
+            dial.answer_s,
+            prompts["guide"],
+            prompts["rating"],
         )
 
     def _flush_sinks(self) -> None:

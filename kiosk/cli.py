@@ -23,7 +23,7 @@ from kiosk.systemd import Notifier, setup_logging
 if TYPE_CHECKING:
     from kiosk.app import Booth
     from kiosk.fleet.worker import FleetWorker
-    from kiosk.simulate import SimulatedHook
+    from kiosk.simulate import SimulatedDial, SimulatedHook
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
     test.add_argument("--unattended", action="store_true", help="skip what needs a person")
-    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
+    test.add_argument(
+        "--hook-timeout", type=float, default=30.0, help="seconds per hook or dial step"
+    )
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         from kiosk.selftest.run import Limits, selftest_command
 
-        limits = Limits(hook_timeout_s=args.hook_timeout)
+        limits = Limits(hook_timeout_s=args.hook_timeout, dial_timeout_s=args.hook_timeout)
         return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless, not args.no_receiver)
 
@@ -242,7 +244,10 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         state = Path(base) / "kiosk-simulator"
     state_dir = str(state) if state is not None else config.state_dir
-    return dataclasses.replace(config, clips=clips, state_dir=state_dir)
+    dial = config.dial
+    if dial.kind == "none":  # the simulator always has a dial: keys 0-9 press a keypad
+        dial = dataclasses.replace(dial, kind="keypad")
+    return dataclasses.replace(config, clips=clips, state_dir=state_dir, dial=dial)
 
 
 def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
@@ -251,8 +256,8 @@ def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
 
     if not headless and not _has_display():
         print(
-            "no display here: running headless instead (type lift, hangup, sleep SECONDS or "
-            "quit; JSON events on stdout)",
+            "no display here: running headless instead (type lift, hangup, dial 3, "
+            "sleep SECONDS or quit; JSON events on stdout)",
             file=sys.stderr,
         )
         headless = True
@@ -279,21 +284,22 @@ def _has_display() -> bool:
 def _simulate_booth(config: Config, headless: bool) -> int:
     from gpiozero.pins.mock import MockFactory
 
-    from kiosk.simulate import SimulatedHook, run_headless
+    from kiosk.simulate import SimulatedDial, SimulatedHook, run_headless
 
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
+    dial = SimulatedDial(factory, config.dial)
     sinks: list[EventSink] = [LogSink()]
     if headless:
         sinks.append(JsonLinesSink(sys.stdout))
     with _booth(config, sinks, factory) as booth:
         _stop_on_signals(booth.request_stop)
         if headless:
-            return run_headless(booth, hook, sys.stdin)
-        return _simulate_window(booth, hook)
+            return run_headless(booth, hook, sys.stdin, dial=dial)
+        return _simulate_window(booth, hook, dial)
 
 
-def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
+def _simulate_window(booth: Booth, hook: SimulatedHook, dial: SimulatedDial) -> int:
     from kiosk.screen import run_screen
     from kiosk.simulate import start_booth
 
@@ -305,10 +311,16 @@ def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
         off_hook = not off_hook
         hook.set(off_hook)
 
+    import threading
+
+    def dial_key(key: str) -> None:  # off the window's thread: a rotary turn takes a second
+        threading.Thread(target=dial.dial, args=(key,), name="sim-dial", daemon=True).start()
+
     booth.running.wait(10)
     hook.hangup()
+    dial.rest()
     try:
-        run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive)
+        run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive, dial=dial_key)
     finally:
         booth.request_stop()
         thread.join(timeout=10)

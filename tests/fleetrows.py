@@ -66,7 +66,8 @@ class FleetRows:
         """Many events in one transaction: (booth id, event name, booth time, fields)."""
         with self.db.transaction() as cur:
             for booth_id, event, at, body in rows:
-                finished = body.get("finished")
+                # A rating's `changed` is stored in `finished`, as hub.fleetstore does.
+                finished = body.get("changed" if event == "rating" else "finished")
                 cur.execute(
                     "INSERT INTO events (id, booth_id, event, at, received_at, set_name, clip, "
                     "listened_ms, finished, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

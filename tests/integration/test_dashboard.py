@@ -53,6 +53,9 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     for listened_ms, finished in ((4000, False), (12000, False), (30000, True)):
         rows.play("b1", now - 60, "lobby", "maria.opus", listened_ms, finished, title="<i>Maria")
     rows.event("b1", "live_end", now - 30, listened_ms=90000, reason="hangup")
+    for changed in (True, False, False, True):  # dialed 1 after maria twice in four asks
+        rating = {"digit": "1" if changed else None, "changed": changed}
+        rows.event("b1", "rating", now - 20, set="lobby", clip="maria.opus", **rating)
 
     browser.get(f"{hub.url}/dashboard")
     assert browser.current_url == f"{hub.url}/login"
@@ -82,6 +85,10 @@ def test_log_in_see_a_booth_go_offline_and_a_clips_listen_through(
     played = browser.find_element(By.CSS_SELECTOR, '#by-plays tr[data-clip="maria.opus"]')
     assert played.find_element(By.CSS_SELECTOR, "td").text.startswith("<i>Maria")
     assert played.find_element(By.CSS_SELECTOR, ".listen-through").text == "33 %"
+    assert played.find_element(By.CSS_SELECTOR, ".changed-view").text == "50 % of 4"
+    lobby = browser.find_element(By.CSS_SELECTOR, '#by-set tr[data-set="lobby"]')
+    assert lobby.find_element(By.CSS_SELECTOR, ".changed-view").text == "50 % of 4"
+    assert lobby.find_element(By.CSS_SELECTOR, ".listen-through").text == "33 %"
     bars = browser.find_elements(By.CSS_SELECTOR, '#hangups figure[data-clip="maria.opus"] rect')
     assert len(bars) == 13  # 12 buckets of 5 s, then "to the end"
     assert "Live share of listening time: 66 %" in browser.find_element(By.ID, "share").text

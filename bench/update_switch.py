@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.common import BenchError, run_main
 from tests.audio_rig import PulseSink
-from tests.releases import ReleaseRepo, release_wheel, stage
+from tests.release_apply import ReleaseRepo, release_wheel, stage
 from tests.update_booth import UpdateBooth
 
 

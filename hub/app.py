@@ -44,7 +44,7 @@ from hub.bodylimit import BodyLimit, hub_limits
 from hub.consentcheck import ConsentRefused
 from hub.consentcheck import check as consent_check
 from hub.console import console_router
-from hub.content import clip_lengths
+from hub.content import clip_lengths, release_channels
 from hub.dashboard import dashboard_router
 from hub.db import open_database
 from hub.fleet import router as fleet_router
@@ -68,7 +68,9 @@ log = logging.getLogger(__name__)
 _TARGET = re.compile(
     r"^(clips/[0-9a-f]{64}\.[a-z0-9]{1,8}"
     r"|sets/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/(clipset|history)\.json"
-    r"|assignments\.json|consent\.json)$"
+    r"|assignments\.json|consent\.json"
+    r"|releases/channels\.json|releases/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/release\.json"
+    r"|wheels/[0-9a-f]{64}/[A-Za-z0-9._+-]{1,200}\.whl)$"
 )
 
 
@@ -157,7 +159,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         data = bytes(body)
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256 or (
-            path.startswith("clips/") and not path.startswith(f"clips/{actual}")
+            path.startswith(("clips/", "wheels/"))
+            and not path.startswith((f"clips/{actual}", f"wheels/{actual}/"))
         ):
             raise HTTPException(400, f"{path}: sha256 of the body is {actual}")
         info = await asyncio.to_thread(repo.add_target_bytes, path, data)
@@ -220,11 +223,21 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     sessions = AdminSessions(
         settings.admin_token().encode(), clock, named=admins.name_of, active=admins.active
     )
-    app.include_router(dashboard_router(reader, sessions, clock, lambda: clip_lengths(repo)))
+    app.include_router(
+        dashboard_router(
+            reader, sessions, clock, lambda: clip_lengths(repo), lambda: release_channels(repo)
+        )
+    )
     app.include_router(console_router(reader, repo, sessions, clock))
     app.include_router(live_dashboard_router(relay, reader, sessions, clock))
     app.include_router(
-        metrics_router(reader, clock, not settings.database_url, lambda: live_metrics.render(relay))
+        metrics_router(
+            reader,
+            clock,
+            not settings.database_url,
+            lambda: live_metrics.render(relay),
+            lambda: release_channels(repo),
+        )
     )
     app.mount("/repo", StaticFiles(directory=settings.repo), name="repo")
     # Outermost last: the body cap comes before everything, then the guess limit.

@@ -20,6 +20,7 @@ from kiosk.content.consent import CONSENT, ConsentRegister, parse_register
 from kiosk.content.history import Version, parse_history
 from kiosk.content.manifest import ASSIGNMENTS
 from kiosk.errors import ConfigError
+from kiosk.release.manifest import CHANNELS, Channels, parse_channels
 
 Clock = Callable[[], float]
 ReadTarget = Callable[[TargetFile], bytes]
@@ -117,6 +118,26 @@ def describe(old: Targets, new: Targets, read: ReadTarget) -> list[Change]:
             if before.get(group) != set_name:
                 detail = f"{group} plays set {set_name}"
                 out.append(Change("assign", f"group {group}", detail, (set_name,)))
+    return out + _release_changes(old, new, read)
+
+
+def _release_changes(old: Targets, new: Targets, read: ReadTarget) -> list[Change]:
+    """Channels moved and groups assigned a release (releases/channels.json)."""
+    info = new.targets.get(CHANNELS)
+    if info is None or old.targets.get(CHANNELS) == info:
+        return []
+    after = _parse(parse_channels, read, info)
+    before_info = old.targets.get(CHANNELS)
+    before = (_parse(parse_channels, read, before_info) if before_info else None) or Channels()
+    if after is None:
+        return []
+    out = []
+    for name, version in sorted(after.channels.items()):
+        if before.channels.get(name) != version:
+            out.append(Change("release", f"channel {name}", f"carries {version}"))
+    for group, follow in sorted(after.groups.items()):
+        if before.groups.get(group) != follow:
+            out.append(Change("assign-release", f"group {group}", f"follows {follow}"))
     return out
 
 

@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "admin":
         from hub.admins import run_admin_command
+        from hub.migrations import DatabaseTooNew
 
-        return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
+        try:
+            return run_admin_command(settings, args.admin_command, getattr(args, "name", ""))
+        except DatabaseTooNew as e:
+            print(e, file=sys.stderr)
+            return 78
     if (args.tls_cert is None) != (args.tls_key is None):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 64
@@ -68,7 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             "--tls-cert and --tls-key, or put a TLS proxy in front (docs/hub-security.md)",
             file=sys.stderr,
         )
-    serve_app(create_app(settings), args.host, args.port, args.tls_cert, args.tls_key)
+    from hub.migrations import DatabaseTooNew
+
+    try:
+        app = create_app(settings)
+    except DatabaseTooNew as e:  # a newer hub migrated it: refuse rather than corrupt
+        print(e, file=sys.stderr)
+        return 78
+    serve_app(app, args.host, args.port, args.tls_cert, args.tls_key)
     return 0
 
 

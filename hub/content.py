@@ -5,9 +5,11 @@ targets (it has no targets key), so nothing here writes."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from tuf.api.exceptions import LengthOrHashMismatchError, RepositoryError
 from tuf.api.metadata import TargetFile, Targets
 
 from kiosk.content.consent import CONSENT, ConsentRegister, parse_register
@@ -20,6 +22,10 @@ from kiosk.content.manifest import (
     set_target,
 )
 from kiosk.content.repository import Repository
+from kiosk.errors import ConfigError
+from kiosk.release.manifest import CHANNELS, Channels, parse_channels
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,11 @@ class RepoView:
             return {}
         return {str(k): str(v) for k, v in json.loads(self._read(info))["groups"].items()}
 
+    def channels(self) -> Channels | None:
+        """The signed `releases/channels.json`, or None if there is none."""
+        info = self.targets.targets.get(CHANNELS)
+        return None if info is None else parse_channels(self._read(info), CHANNELS)
+
     def clip_info(self, clip: ManifestClip) -> ClipInfo:
         info = self.targets.targets.get(clip.target)
         custom = info.custom if info is not None and isinstance(info.custom, dict) else {}
@@ -113,3 +124,13 @@ def clip_lengths(repo: Repository) -> dict[tuple[str, str], float]:
             if seconds is not None:
                 out[(name, clip.file)] = seconds
     return out
+
+
+def release_channels(repo: Repository) -> Channels | None:
+    """The channels the repository signs now, or None (none published, or unreadable: logged,
+    the pages then show versions only)."""
+    try:
+        return RepoView(repo).channels()
+    except (ConfigError, OSError, LengthOrHashMismatchError, RepositoryError, ValueError) as e:
+        log.warning("%s: unreadable, showing versions only: %s", CHANNELS, e)
+        return None

@@ -2,8 +2,11 @@
 
     GET  /login, POST /login (form field `token`: the admin token) -> session cookie
     POST /logout
-    GET  /dashboard                  booths: online, offline or revoked, problems first
-    GET  /dashboard/clips?days=N     clips by plays and listen-through, where people hang up,
+    GET  /dashboard                  booths: online, offline or revoked, problems first, each
+                                     with its software version and update state; the
+                                     fleet's versions and each channel's rollout (hub.rollout)
+    GET  /dashboard/clips?days=N     sets and clips by plays, listen-through and "changed my
+                                     view" (dial ratings), where people hang up,
                                      lifts per day per booth, live against clips (last N days)
 
 Pages are Jinja2 templates (hub/templates/, autoescaped) with inline SVG charts, no script.
@@ -21,9 +24,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from hub import stats
+from hub import rollout, stats
 from hub.charts import bar_chart
 from hub.webauth import COOKIE, AdminSessions
+from kiosk.release.manifest import Channels
 
 Clock = Callable[[], float]
 MAX_BOOTH_ROWS = 500
@@ -131,9 +135,11 @@ def dashboard_router(
     sessions: AdminSessions,
     clock: Clock,
     clip_lengths: Callable[[], dict[tuple[str, str], float]] = dict,
+    channels: Callable[[], Channels | None] = lambda: None,
 ) -> APIRouter:
     """The pages; `clock` gives Unix seconds (a test may move it); `clip_lengths()` gives
-    (set, clip file) -> seconds for the published clips (hub.content)."""
+    (set, clip file) -> seconds for the published clips, `channels()` the signed release
+    channels, or None (hub.content)."""
     router = APIRouter(include_in_schema=False)
     env = _environment()
 
@@ -195,6 +201,8 @@ def dashboard_router(
             total=len(rows),
             counts=counts,
             problems=sum(1 for b in rows if b.problems and b.state is not stats.BoothState.REVOKED),
+            software=rollout.software(db, channels()),
+            in_progress=rollout.IN_PROGRESS,
         )
 
     @router.get("/dashboard/clips")
@@ -222,6 +230,7 @@ def dashboard_router(
             lift_charts=lift_charts,
             more_booths=more,
             share=stats.listen_share(db, since),
+            sets=stats.set_stats(db, since),
         )
 
     return router

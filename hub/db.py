@@ -1,4 +1,8 @@
-"""The hub's database: SQLite by default, through a small layer PostgreSQL can replace."""
+"""The hub's database: SQLite by default, through a small layer PostgreSQL can replace.
+
+`SCHEMA` is the baseline, migration step 1 (hub/migrations.py): it is frozen. A change to the
+tables is a new step there, never an edit here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+Engine = Literal["sqlite", "postgresql"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS publishes (
@@ -113,8 +119,21 @@ class Database:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self._migrate(str(path))
+
+    engine: Engine = "sqlite"
+
+    def _migrate(self, where: str) -> None:
+        """Run the migrations this database lacks (hub/migrations.py); `migrated` lists them."""
+        from hub.migrations import migrate
+
+        self.migrated = migrate(self, where)
+
+    def migration_transaction(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A write transaction no other hub process runs at the same time (BEGIN IMMEDIATE
+        holds SQLite's write lock; a second hub waits for it, up to the 5 s busy timeout)."""
+        return self.transaction()
 
     def record_upload(self, path: str, sha256: str, length: int) -> None:
         with self.transaction() as cur:

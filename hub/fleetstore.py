@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from hub.auth import digest
 from hub.db import Database
+from hub.migrations import UPDATE_COLUMNS
 from kiosk.fleet.records import EventRecord, readable_heartbeat, reason
 
 ENROLLMENT_TTL_S = 7 * 86400.0
@@ -159,11 +160,20 @@ class FleetStore:
             body = {**body, "clock_offset_s": round(float(sent_at) - now, 3)}
         interval = body.get("heartbeat_interval")
         ok = isinstance(interval, int | float) and 1 <= interval <= 86400
+        # The software columns (migration 2) mirror the heartbeat, for the rollout's counts.
+        software = [_text(body.get(column)) for column in UPDATE_COLUMNS]
         with self.db.transaction() as cur:
             cur.execute(
                 "UPDATE booths SET last_seen = ?, heartbeat = ?, "
-                "heartbeat_interval = COALESCE(?, heartbeat_interval) WHERE id = ?",
-                (now, json.dumps(body, separators=(",", ":")), interval if ok else None, booth_id),
+                "heartbeat_interval = COALESCE(?, heartbeat_interval), "
+                "version = ?, update_state = ?, update_version = ? WHERE id = ?",
+                (
+                    now,
+                    json.dumps(body, separators=(",", ":")),
+                    interval if ok else None,
+                    *software,
+                    booth_id,
+                ),
             )
         return {"server_time": now, "clock_offset_s": body.get("clock_offset_s")}
 
@@ -192,8 +202,15 @@ class FleetStore:
         return Stored(acked, new, rejected)
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _columns(record: EventRecord) -> tuple[object, ...]:
-    """(set_name, clip, listened_ms, finished, body) for the events table."""
-    finished = None if record.finished is None else int(record.finished)
+    """(set_name, clip, listened_ms, finished, body) for the events table. A rating's
+    `changed` goes in `finished` (1: it changed the listener's view), so the "changed my
+    view" rate is counted like listen-through, from indexed columns."""
+    done = record.changed if record.event == "rating" else record.finished
+    finished = None if done is None else int(done)
     body = record.model_dump_json(exclude_unset=True)
     return record.set, record.clip, record.listened_ms, finished, body

@@ -7,6 +7,22 @@ sync_stale_booths                                gauge: not revoked, last heartb
 lifts_total                                      counter: lift events received
 listen_seconds_total{set, kind="clip"|"live"}    counter: seconds listened (clip_end and
                                                  live_end listened_ms)
+kiosk_booths_by_version{version}                 gauge: not revoked, by the version their last
+                                                 heartbeat runs ("unknown": never said)
+kiosk_booths_by_update_state{state}              gauge: the same, by update state (idle,
+                                                 downloading, staged, applying, probation,
+                                                 rolled_back, failed, unknown)
+kiosk_release_channel_info{channel, version}     1 per channel of the signed channels.json
+kiosk_channel_booths{channel, version}           gauge: booths following a channel (or
+                                                 "pinned <version>"), by version they run
+kiosk_channel_booths_by_update_state{channel, state}   gauge: the same, by update state
+clip_plays_total{set, clip}                      counter: clip_end events
+clip_finished_total{set, clip}                   counter: ... heard to the end (listen-through
+                                                 = finished / plays)
+ratings_total{set, clip}                         counter: rating events (asked what it
+                                                 changed; clip "" = a live call)
+ratings_changed_total{set, clip}                 counter: ... answered "it changed my view"
+                                                 (the rate = changed / ratings; per set: sum by)
 """
 
 from __future__ import annotations
@@ -19,8 +35,9 @@ from collections.abc import Callable, Iterable
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 
-from hub import stats
+from hub import rollout, stats
 from hub.auth import require_admin
+from kiosk.release.manifest import Channels
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -45,8 +62,11 @@ def _family(
 family = _family  # for other modules' families (hub/live/metrics.py)
 
 
-def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
-    """The exposition text for the fleet as of `now` (Unix s); updates `totals`."""
+def render(
+    db: stats.Reader, now: float, totals: stats.EventTotals, channels: Channels | None = None
+) -> str:
+    """The exposition text for the fleet as of `now` (Unix s) and its release `channels`;
+    updates `totals`."""
     by_state = stats.booth_counts(db, now)
     totals.update(db)
     lines: list[str] = []
@@ -72,7 +92,59 @@ def render(db: stats.Reader, now: float, totals: stats.EventTotals) -> str:
         "Seconds listened, by clip set and kind (clip or live call).",
         [({"set": s, "kind": kind}, seconds) for (s, kind), seconds in listened],
     )
-    return "\n".join(lines) + "\n"
+    by_clip = sorted(totals.by_clip.items())
+    for event, name, index, what in (
+        ("clip_end", "clip_plays_total", 0, "Clip plays (clip_end events), by set and clip."),
+        ("clip_end", "clip_finished_total", 1, "Clip plays heard to the end (listen-through)."),
+        ("rating", "ratings_total", 0, "Listeners asked what a clip or call changed."),
+        ("rating", "ratings_changed_total", 1, "Listeners who dialed: it changed my view."),
+    ):
+        lines += _family(
+            name,
+            "counter",
+            what,
+            [({"set": s, "clip": c}, n[index]) for (e, s, c), n in by_clip if e == event],
+        )
+    return "\n".join(lines + software_families(rollout.software(db, channels))) + "\n"
+
+
+def software_families(sw: rollout.Software) -> list[str]:
+    """The fleet's versions, update states and channel rollouts."""
+    lines = _family(
+        "kiosk_booths_by_version",
+        "gauge",
+        "Booths not revoked, by the software version their last heartbeat reports.",
+        [({"version": v}, n) for v, n in sorted(sw.by_version.items())],
+    )
+    lines += _family(
+        "kiosk_booths_by_update_state",
+        "gauge",
+        "Booths not revoked, by the update state their last heartbeat reports.",
+        [({"state": s}, n) for s, n in sorted(sw.by_state.items())],
+    )
+    lines += _family(
+        "kiosk_release_channel_info",
+        "gauge",
+        "The release each channel of the signed releases/channels.json carries.",
+        [({"channel": c, "version": v}, 1) for c, v in sorted(sw.channels.items())],
+    )
+    lines += _family(
+        "kiosk_channel_booths",
+        "gauge",
+        "Booths following a channel (or pinned), by the version they run.",
+        [
+            ({"channel": r.name, "version": v}, n)
+            for r in sw.rollouts
+            for v, n in r.by_version.items()
+        ],
+    )
+    lines += _family(
+        "kiosk_channel_booths_by_update_state",
+        "gauge",
+        "Booths following a channel (or pinned), by update state.",
+        [({"channel": r.name, "state": s}, n) for r in sw.rollouts for s, n in r.by_state.items()],
+    )
+    return lines
 
 
 def metrics_router(
@@ -80,9 +152,10 @@ def metrics_router(
     clock: Clock,
     incremental: bool = True,
     extra: Callable[[], list[str]] | None = None,
+    channels: Callable[[], Channels | None] = lambda: None,
 ) -> APIRouter:
     """`incremental`: keep the counters from SQLite's rowids (see stats.EventTotals); `extra`
-    adds families (the live relay's)."""
+    adds families (the live relay's); `channels()` gives the signed release channels."""
     router = APIRouter(include_in_schema=False)
     totals = stats.EventTotals(incremental)
     if incremental:  # count the table once now, not in the first scrape (~230 ms at 1M events)
@@ -90,7 +163,7 @@ def metrics_router(
 
     @router.get("/metrics", dependencies=[Depends(require_admin)])
     def metrics() -> Response:
-        text = render(db, clock(), totals)
+        text = render(db, clock(), totals, channels())
         if extra is not None:
             text += "\n".join(extra()) + "\n"
         return PlainTextResponse(text, media_type=CONTENT_TYPE)

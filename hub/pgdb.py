@@ -1,8 +1,9 @@
 """The hub's database on PostgreSQL (for a large fleet): the same interface as hub/db.py.
 
 `kiosk-hub serve` uses it when KIOSK_HUB_DATABASE_URL is set (postgresql://user@host/db). The
-schema is hub/db.py's, with Unix times as DOUBLE PRECISION (PostgreSQL's REAL is 4 bytes) and
-an identity column for publishes; statements are translated from `?` to psycopg's `%s`.
+schema is hub/db.py's, migrated by hub/migrations.py, with Unix times as DOUBLE PRECISION
+(PostgreSQL's REAL is 4 bytes) and an identity column for publishes; statements are translated
+from `?` to psycopg's `%s`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import psycopg
 
-from hub.db import SCHEMA, Cursor, Database
+from hub.db import SCHEMA, Cursor, Database, Engine
+from hub.migrations import ADVISORY_LOCK
 
 
 def pg_schema(schema: str = SCHEMA) -> str:
@@ -45,11 +47,21 @@ class _Cursor:
 class PostgresDatabase(Database):
     """One psycopg connection, serialised by a lock, like the SQLite default."""
 
+    engine: Engine = "postgresql"
+
     def __init__(self, url: str) -> None:
         self._pg = psycopg.connect(url, autocommit=True)
         self._lock = threading.Lock()
-        with self._lock, self._pg.transaction():
-            self._pg.execute(pg_schema().encode())  # no parameters: many statements at once
+        info = self._pg.info
+        self._migrate(f"postgresql://{info.host}:{info.port}/{info.dbname}")
+
+    @contextlib.contextmanager
+    def migration_transaction(self) -> Iterator[Cursor]:
+        """A transaction holding the advisory lock every hub on this database takes to migrate
+        (released at COMMIT or ROLLBACK): hub workers starting together take turns."""
+        with self.transaction() as cur:
+            cur.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK:d})")
+            yield cur
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

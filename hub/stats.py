@@ -65,6 +65,12 @@ class BoothStatus:
     last_lift: float | None
     sync_state: str | None
     problems: tuple[str, ...]
+    # The software (kiosk.fleet.records.Heartbeat): running version, and the update's state,
+    # the release it concerns and, when rolled_back or failed, why.
+    version: str | None = None
+    update_state: str | None = None
+    update_version: str | None = None
+    update_reason: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
@@ -89,6 +95,13 @@ def heartbeat_problems(hb: dict[str, Any]) -> list[str]:
     dropped = hb.get("events_dropped")
     if isinstance(dropped, int) and dropped > 0:
         out.append(f"{dropped} events dropped")
+    update = hb.get("update_state")
+    if update in ("rolled_back", "failed"):
+        what = "rolled back" if update == "rolled_back" else "failed"
+        release = hb.get("update_version")
+        reason = hb.get("update_reason")
+        text = f"update to {release} {what}" if release else f"update {what}"
+        out.append(text + (f": {reason}" if reason else ""))
     offset = hb.get("clock_offset_s")
     if isinstance(offset, int | float) and abs(offset) > CLOCK_OFF_S:
         out.append(f"clock off by {offset:+.0f} s")
@@ -125,6 +138,10 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
                 last_lift=float(last_lift) if isinstance(last_lift, int | float) else None,
                 sync_state=_str(hb.get("sync_state")),
                 problems=tuple(problems),
+                version=_str(hb.get("version")),
+                update_state=_str(hb.get("update_state")),
+                update_version=_str(hb.get("update_version")),
+                update_reason=_str(hb.get("update_reason")),
             )
         )
     out.sort(key=lambda b: b.sort_key)
@@ -189,11 +206,81 @@ class ClipStats:
     finished: int
     listened_s: float
     hangups: tuple[int, ...]
+    asked: int = 0  # rating events: listeners asked what it changed
+    changed: int = 0  # ... who dialed "it changed my view"
 
     @property
     def listen_through(self) -> float:
         """The share of plays heard to the end (0..1)."""
         return self.finished / self.plays if self.plays else 0.0
+
+    @property
+    def changed_view(self) -> float:
+        """The share of listeners asked who said it changed their view (0..1)."""
+        return self.changed / self.asked if self.asked else 0.0
+
+
+def ratings(db: Reader, since: float) -> dict[tuple[str, str | None], tuple[int, int]]:
+    """(asked, changed) per (set name, clip) since `since`; a live call's ratings have clip
+    None. A rating's `changed` is stored in the `finished` column (hub.fleetstore)."""
+    return {
+        (set_name or "", clip): (asked, int(changed))
+        for set_name, clip, asked, changed in db.query(
+            "SELECT set_name, clip, COUNT(*), COALESCE(SUM(finished), 0) FROM events "
+            "WHERE event = 'rating' AND at >= ? GROUP BY set_name, clip",
+            (since,),
+        )
+    }
+
+
+@dataclass(frozen=True)
+class SetStats:
+    """One clip set's plays and ratings since a time (`set_name` "" with `live`: live calls)."""
+
+    set_name: str
+    plays: int
+    finished: int
+    asked: int
+    changed: int
+    live: bool = False
+
+    @property
+    def listen_through(self) -> float:
+        return self.finished / self.plays if self.plays else 0.0
+
+    @property
+    def changed_view(self) -> float:
+        return self.changed / self.asked if self.asked else 0.0
+
+
+def set_stats(db: Reader, since: float) -> list[SetStats]:
+    """Every set played or rated since `since`, by name, then live calls if rated."""
+    plays = {
+        set_name or "": (n, int(done))
+        for set_name, n, done in db.query(
+            "SELECT set_name, COUNT(*), COALESCE(SUM(finished), 0) FROM events "
+            "WHERE event = 'clip_end' AND at >= ? AND clip IS NOT NULL GROUP BY set_name",
+            (since,),
+        )
+    }
+    rated: dict[tuple[str, bool], tuple[int, int]] = {}
+    for (set_name, clip), (asked, changed) in ratings(db, since).items():
+        key = (set_name, clip is None)
+        was = rated.get(key, (0, 0))
+        rated[key] = (was[0] + asked, was[1] + changed)
+    out = [
+        SetStats(name, n, done, *rated.get((name, False), (0, 0)))
+        for name, (n, done) in sorted(plays.items())
+    ]
+    out += [
+        SetStats(name, 0, 0, *counts)
+        for (name, live), counts in sorted(rated.items())
+        if not live and name not in plays
+    ]
+    asked, changed = (sum(c[i] for (_, live), c in rated.items() if live) for i in (0, 1))
+    if asked:
+        out.append(SetStats("", 0, 0, asked, changed, live=True))
+    return out
 
 
 def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -> list[ClipStats]:
@@ -214,6 +301,7 @@ def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -
     ):
         counts = hist.setdefault((set_name or "", clip), [0] * buckets)
         counts[min(max(int(bucket), 0), buckets - 1)] += count
+    rated = ratings(db, since)
     out = [
         ClipStats(
             set_name=set_name or "",
@@ -223,6 +311,8 @@ def clip_stats(db: Reader, since: float, bucket_s: int = 5, buckets: int = 12) -
             finished=int(finished),
             listened_s=listened_ms / 1000,
             hangups=tuple(hist.get((set_name or "", clip), [0] * buckets)),
+            asked=rated.get((set_name or "", clip), (0, 0))[0],
+            changed=rated.get((set_name or "", clip), (0, 0))[1],
         )
         for set_name, clip, plays, finished, listened_ms in rows
     ]
@@ -311,6 +401,8 @@ class EventTotals:
         self.last_rowid = 0
         self.lifts = 0
         self.listened_s: dict[tuple[str, str], float] = {}  # (set name, "clip"|"live")
+        # (event "clip_end" | "rating", set name, clip): (count, finished or changed)
+        self.by_clip: dict[tuple[str, str, str], tuple[int, int]] = {}
 
     def update(self, db: Reader) -> None:
         with self._lock:
@@ -335,6 +427,16 @@ class EventTotals:
                 else:
                     key = (set_name or "", "live" if event == "live_end" else "clip")
                     self.listened_s[key] = self.listened_s.get(key, 0.0) + ms / 1000
+            for event, set_name, clip, count, done in db.query(
+                "SELECT event, set_name, clip, COUNT(*), COALESCE(SUM(finished), 0) FROM events "
+                f"WHERE {new} AND event IN ('clip_end', 'rating') GROUP BY 1, 2, 3",
+                params,
+            ):
+                if event == "clip_end" and clip is None:
+                    continue
+                key3 = (event, set_name or "", clip or "")  # "": a live call's rating
+                was = self.by_clip.get(key3, (0, 0))
+                self.by_clip[key3] = (was[0] + count, was[1] + int(done))
             self.last_rowid = top
 
 

@@ -1,7 +1,7 @@
 """The composition root and the main loop: one thread owns the session and runs its effects.
 
 Start order: status lamp and bell → prompts → mixer → clip library → session → hook switch →
-audio stream → READY.
+dial → audio stream → READY.
 Stop runs in reverse, in one `finally`. Every other thread (gpiozero, PortAudio, the decoder)
 only puts events on `queue`.
 """
@@ -27,6 +27,9 @@ from kiosk.bell import Bell, RingBell
 from kiosk.clips.library import Library
 from kiosk.clips.schedule import is_eligible
 from kiosk.config import Config
+from kiosk.dial.keypad import Keypad
+from kiosk.dial.pulses import PulseDecoder
+from kiosk.dial.rotary import RotaryDial, decoder_for
 from kiosk.errors import AudioError
 from kiosk.eventlog import EventSink
 from kiosk.events import (
@@ -34,15 +37,20 @@ from kiosk.events import (
     AudioLost,
     ClipUnplayable,
     ConsentPurged,
+    Dialed,
+    DialEdge,
     HookEdge,
     HungUp,
     Lifted,
     Prepared,
     SetChanged,
+    Sound,
     SoundFinished,
+    SoundKind,
     SyncFailed,
     SyncReady,
     Tick,
+    UpdateProgress,
 )
 from kiosk.fleet.records import CONSENT_PATHS
 from kiosk.fleet.status import BoothStatus
@@ -60,11 +68,13 @@ from kiosk.live.events import (
 from kiosk.live.link import LiveLink
 from kiosk.session import (
     Dial,
+    DialSettings,
     Effect,
     Hangup,
     LiveSettings,
     Persist,
     Play,
+    PrepareNewest,
     PrepareNext,
     Report,
     Session,
@@ -72,7 +82,9 @@ from kiosk.session import (
     State,
     Stop,
 )
+from kiosk.stateschema import StateSchemaError
 from kiosk.sync.store import SetStore
+from kiosk.update.hookfile import HookFile
 
 if TYPE_CHECKING:
     from kiosk.fleet.identity import Identity
@@ -145,6 +157,8 @@ class Booth:
         self._pending_set: SyncReady | None = None
         self.sync_state = "off"
         self._sync_reason = ""
+        self.update = UpdateProgress("idle")  # the sync thread's release state (kiosk.update)
+        self.hook_file: HookFile | None = None  # update.hook_file, for the update helper
         self.live: LiveLink | HubLink | None = None
         self.live_status = LiveStatus(False, "starting")
         self.live_calls = 0  # calls live at the hub relay (presence)
@@ -155,6 +169,8 @@ class Booth:
         self._set_version: int | None = None
         self.lamp: StatusLamp | None = None
         self.bell: Bell | None = None
+        self.dial: RotaryDial | Keypad | None = None
+        self._pulses: PulseDecoder | None = None  # the rotary dial's decoder (main loop)
 
     # -- called from any thread ----------------------------------------------------------
     def post(self, event: object) -> None:
@@ -196,11 +212,18 @@ class Booth:
             )
             clips_path = Path(cfg.clips.path)
             if cfg.sync.url:
-                self.store = SetStore(Path(cfg.state_dir))
-                active = self.store.active()
-                if active is not None:
-                    clips_path = self.store.sets / "current"
-                    self._set_version = SetStore.version_of(active)
+                try:
+                    self.store = SetStore(Path(cfg.state_dir))
+                except StateSchemaError as e:  # a newer version's store: play it, no sync
+                    self._report({"event": "error", "t": self.clock(), "message": str(e)})
+                    current = Path(cfg.state_dir) / "sets" / "current"
+                    if (current / "clipset.yaml").is_file():
+                        clips_path = current
+                else:
+                    active = self.store.active()
+                    if active is not None:
+                        clips_path = self.store.sets / "current"
+                        self._set_version = SetStore.version_of(active)
             library = self.library = Library(
                 clips_path,
                 Path(cfg.state_dir),
@@ -218,11 +241,20 @@ class Booth:
                 prompts["hang_up"],
                 is_eligible,
                 self._live_settings() if cfg.live.enabled else None,
+                self._dial_settings(prompts) if cfg.dial.kind != "none" else None,
             )
             self._run_effects(self.session.start())
             hook = self.hook = HookSwitch(cfg.hook, self.post, self.pin_factory, self.clock)
             self._debouncer.off_hook = hook.off_hook()
             self._hook_ok = True  # the pin is readable
+            if cfg.sync.url and cfg.update.enabled:
+                self.hook_file = HookFile(Path(cfg.update.hook_file))
+                self.hook_file.write(not self._debouncer.off_hook)
+            if cfg.dial.kind == "rotary":
+                self._pulses = decoder_for(cfg.dial)
+                self.dial = RotaryDial(cfg.dial, self.post, self.pin_factory, self.clock)
+            elif cfg.dial.kind == "keypad":
+                self.dial = Keypad(cfg.dial, self.post, self.pin_factory, self.clock)
             self.audio = AudioOutput(
                 cfg.audio.device,
                 rate,
@@ -251,6 +283,8 @@ class Booth:
                 sync.stop()
             if self.audio is not None:
                 self.audio.close()
+            if self.dial is not None:
+                self.dial.close()
             if hook is not None:
                 hook.close()
             if library is not None:
@@ -278,7 +312,8 @@ class Booth:
 
     def _deadline(self) -> float:
         times = [self._next_health]
-        deadlines = (self.session.deadline(), self._debouncer.settle_at, self._retry_at)
+        pulses = self._pulses.deadline() if self._pulses is not None else None
+        deadlines = (self.session.deadline(), self._debouncer.settle_at, self._retry_at, pulses)
         for t in (*deadlines, self._idle_stop_at):
             if t is not None:
                 times.append(t)
@@ -290,6 +325,11 @@ class Booth:
                 changed = self._debouncer.edge(level, t)
                 if changed is not None:
                     self._feed(Lifted(t) if changed else HungUp(t), now)
+            case DialEdge(contact=contact, active=active, t=t) if self._pulses is not None:
+                for digit in self._pulses.edge(contact, active, t):
+                    self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
+            case Dialed():
+                self._feed(event, now)
             case ClipUnplayable(file=file):
                 self.library.exclude(file)
                 self._feed(event, now)
@@ -336,6 +376,15 @@ class Booth:
                 for i in range(0, max(len(removed), len(files), 1), n):
                     part = {"removed": list(removed[i : i + n]), "files": list(files[i : i + n])}
                     self._report({"event": "consent", "t": now, **part})
+            case UpdateProgress(state=state, version=version, reason=reason):
+                if (state, version, reason) != (
+                    self.update.state,
+                    self.update.version,
+                    self.update.reason,
+                ):
+                    fields = {"state": state, "version": version, "reason": reason}
+                    self._report({"event": "update", "t": now, **fields})
+                    self.update = event
             case SyncFailed(state=state, reason=reason):
                 if (state, reason) != (self.sync_state, self._sync_reason):
                     self._report({"event": "sync", "t": now, "state": state, "reason": reason})
@@ -347,6 +396,12 @@ class Booth:
             changed = self._debouncer.settle(self.hook.off_hook(), now)
             if changed is not None:
                 self._feed(Lifted(now) if changed else HungUp(now), now)
+        due = self._pulses.deadline() if self._pulses is not None else None
+        # Only with no edge queued: a level must not be decided past an edge not yet seen (a
+        # busy loop would count a queued bounce as a pulse). The next turn comes at once.
+        if self._pulses is not None and due is not None and now >= due and self.queue.empty():
+            for digit in self._pulses.settle(now):
+                self._feed(Dialed(digit, "rotary", self._pulses.ended_at), now)
         deadline = self.session.deadline()
         if deadline is not None and now >= deadline:
             self._feed(Tick(now), now)
@@ -359,6 +414,8 @@ class Booth:
             self._check_health(now)
 
     def _feed(self, event: object, now: float) -> None:
+        if self.hook_file is not None and isinstance(event, Lifted | HungUp):
+            self.hook_file.write(isinstance(event, HungUp))
         self._run_effects(self.session.handle(event, now, self.wall()))
         self._arm_idle_stop(now)
         if self.sync is not None:
@@ -373,14 +430,22 @@ class Booth:
         from kiosk.sync.fetcher import Fetcher, FetchLimits
         from kiosk.sync.updater import Source, Syncer
         from kiosk.sync.worker import SyncWorker
+        from kiosk.update.downloader import ReleaseDownloader, UpdateSource
 
         cfg = self.config.sync
+        state_dir = Path(self.config.state_dir)
         source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
         fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
-        syncer = Syncer(
-            source, store, fetcher, Path(self.config.state_dir), reserve_bytes=cfg.reserve_mb << 20
+        syncer = Syncer(source, store, fetcher, state_dir, reserve_bytes=cfg.reserve_mb << 20)
+        releases = None
+        if self.config.update.enabled:
+            status_file = Path(self.config.update.status_file)
+            releases = ReleaseDownloader(
+                UpdateSource(cfg.url, cfg.group, status_file), fetcher, state_dir
+            )
+        return SyncWorker(
+            syncer, store, cfg.interval, cfg.jitter, self.post, self.rng, releases=releases
         )
-        return SyncWorker(syncer, store, cfg.interval, cfg.jitter, self.post, self.rng)
 
     def _activate_pending(self, now: float) -> None:
         """Switch to a staged set, only while the handset is on the hook (never mid-clip)."""
@@ -427,6 +492,8 @@ class Booth:
                     self.mixer.stop()
                 case PrepareNext():
                     self.library.prepare_next(self.wall())
+                case PrepareNewest():
+                    self.library.prepare_newest(self.wall())
                 case Persist():
                     self.library.save()
                 case Report(fields=fields):
@@ -453,7 +520,11 @@ class Booth:
     def _hub_identity(self) -> Identity | None:
         from kiosk.fleet import identity
 
-        return identity.load(Path(self.config.state_dir))
+        try:
+            return identity.load(Path(self.config.state_dir))
+        except StateSchemaError as e:  # a newer version's fleet.json: clips only
+            self._report({"event": "error", "t": self.clock(), "source": "live", "message": str(e)})
+            return None
 
     def _live_link(self) -> LiveLink | HubLink | None:
         """baresip's link, or the hub relay's (its client imported only then), or None when
@@ -486,6 +557,18 @@ class Booth:
             chime("connecting", rate),
             chime("call_ended", rate),
             live.source,
+        )
+
+    def _dial_settings(self, prompts: dict[SoundKind, Sound]) -> DialSettings:
+        dial = self.config.dial
+        return DialSettings(
+            dial.map.action,
+            dial.interrupt_live,
+            dial.ask,
+            dial.ask_after_s,
+            dial.answer_s,
+            prompts["guide"],
+            prompts["rating"],
         )
 
     def _flush_sinks(self) -> None:
@@ -632,6 +715,10 @@ class Booth:
             self._last_lift,
             self.audio is not None and self.audio.is_open and self._retry_at is None,
             self._hook_ok,
+            self.update.state,
+            self.update.version,
+            self.update.reason,
+            self.update.at,
         )
         if fleet != self.fleet_status:
             self.fleet_status = fleet

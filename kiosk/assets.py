@@ -13,6 +13,8 @@ PROMPTS: dict[SoundKind, str] = {
     "no_stories": "no-stories.ogg",
     "end_tone": "end-tone.ogg",
     "hang_up": "please-hang-up.ogg",
+    "guide": "guide.ogg",  # digit 0 (docs/dial.md)
+    "rating": "rating.ogg",  # "If this changed how you see our customers, dial 1."
 }
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import SITE_CONFIG, Config, load_config
 from kiosk.errors import ConfigError
 from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
+from kiosk.stateschema import StateSchemaError
 from kiosk.systemd import Notifier, setup_logging
 
 if TYPE_CHECKING:
     from kiosk.app import Booth
     from kiosk.fleet.worker import FleetWorker
-    from kiosk.simulate import SimulatedHook
+    from kiosk.simulate import SimulatedDial, SimulatedHook
 
 EX_CONFIG = 78  # sysexits.h: systemd shows it as "status=78/CONFIG"
 log = logging.getLogger("kiosk")
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("--config", type=Path, help=f"config file (default {SITE_CONFIG})")
     test.add_argument("--json", action="store_true", help="one JSON list of items on stdout")
     test.add_argument("--unattended", action="store_true", help="skip what needs a person")
-    test.add_argument("--hook-timeout", type=float, default=30.0, help="seconds per hook step")
+    test.add_argument(
+        "--hook-timeout", type=float, default=30.0, help="seconds per hook or dial step"
+    )
     sim = sub.add_parser("simulate", help="the booth on this computer, with a pretend handset")
     sim.add_argument("--headless", action="store_true", help="commands on stdin, JSON on stdout")
     sim.add_argument("--config", type=Path, help="config file (default: built-in defaults)")
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         from kiosk.selftest.run import Limits, selftest_command
 
-        limits = Limits(hook_timeout_s=args.hook_timeout)
+        limits = Limits(hook_timeout_s=args.hook_timeout, dial_timeout_s=args.hook_timeout)
         return selftest_command(config, args.json, args.unattended, limits)
     return _simulate(config, args.headless, not args.no_receiver)
 
@@ -126,9 +129,9 @@ def _run(config: Config) -> int:
 def _booth(config: Config, sinks: list[EventSink], pin_factory: Any = None) -> Iterator[Booth]:
     """The booth with its durable event queue and, once enrolled, the fleet thread uploading it."""
     from kiosk.app import Booth
-    from kiosk.outbox import Outbox
+    from kiosk.outbox import open_outbox
 
-    outbox = Outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
+    outbox = open_outbox(Path(config.state_dir) / "outbox.sqlite3", config.fleet.max_events)
     try:
         booth = Booth(config, [*sinks, outbox], Notifier(), pin_factory=pin_factory)
         fleet = _fleet_worker(config, booth, outbox.path)
@@ -149,7 +152,11 @@ def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | N
     from kiosk.fleet import identity
 
     state_dir = Path(config.state_dir)
-    me = identity.load(state_dir)
+    try:
+        me = identity.load(state_dir)
+    except StateSchemaError as e:  # the booth plays on, without its hub
+        log.error("%s; running without the hub", e)
+        return None
     if me is None:
         return None
     # Imported only once enrolled: requests and TLS cost a booth ~10 MB of RSS.
@@ -158,8 +165,14 @@ def _fleet_worker(config: Config, booth: Booth, outbox: Path) -> FleetWorker | N
 
     log.info("enrolled with %s as booth %s", me.hub, me.booth_id)
     limits = HubLimits(config.fleet.timeout_s, config.fleet.timeout_s)
+    follows = bool(config.sync.url and config.update.enabled)
     return FleetWorker(
-        HubClient(me, limits), outbox, config.fleet, lambda: booth.fleet_status, state_dir
+        HubClient(me, limits),
+        outbox,
+        config.fleet,
+        lambda: booth.fleet_status,
+        state_dir,
+        update_status_file=Path(config.update.status_file) if follows else None,
     )
 
 
@@ -191,7 +204,11 @@ def _sync_once(config: Config) -> int:
     if not cfg.url:
         print("sync.url is not set: nothing to sync from", file=sys.stderr)
         return EX_CONFIG
-    store = SetStore(Path(config.state_dir))
+    try:
+        store = SetStore(Path(config.state_dir))
+    except StateSchemaError as e:
+        print(e, file=sys.stderr)
+        return EX_CONFIG
     source = Source(cfg.url, Path(cfg.root), cfg.set, cfg.group)
     fetcher = Fetcher(FetchLimits(sync_deadline_s=cfg.deadline_s))
     syncer = Syncer(
@@ -227,7 +244,10 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
         base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         state = Path(base) / "kiosk-simulator"
     state_dir = str(state) if state is not None else config.state_dir
-    return dataclasses.replace(config, clips=clips, state_dir=state_dir)
+    dial = config.dial
+    if dial.kind == "none":  # the simulator always has a dial: keys 0-9 press a keypad
+        dial = dataclasses.replace(dial, kind="keypad")
+    return dataclasses.replace(config, clips=clips, state_dir=state_dir, dial=dial)
 
 
 def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
@@ -236,8 +256,8 @@ def _simulate(config: Config, headless: bool, stand_in: bool) -> int:
 
     if not headless and not _has_display():
         print(
-            "no display here: running headless instead (type lift, hangup, sleep SECONDS or "
-            "quit; JSON events on stdout)",
+            "no display here: running headless instead (type lift, hangup, dial 3, "
+            "sleep SECONDS or quit; JSON events on stdout)",
             file=sys.stderr,
         )
         headless = True
@@ -264,21 +284,22 @@ def _has_display() -> bool:
 def _simulate_booth(config: Config, headless: bool) -> int:
     from gpiozero.pins.mock import MockFactory
 
-    from kiosk.simulate import SimulatedHook, run_headless
+    from kiosk.simulate import SimulatedDial, SimulatedHook, run_headless
 
     factory = MockFactory()
     hook = SimulatedHook(factory, config.hook)
+    dial = SimulatedDial(factory, config.dial)
     sinks: list[EventSink] = [LogSink()]
     if headless:
         sinks.append(JsonLinesSink(sys.stdout))
     with _booth(config, sinks, factory) as booth:
         _stop_on_signals(booth.request_stop)
         if headless:
-            return run_headless(booth, hook, sys.stdin)
-        return _simulate_window(booth, hook)
+            return run_headless(booth, hook, sys.stdin, dial=dial)
+        return _simulate_window(booth, hook, dial)
 
 
-def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
+def _simulate_window(booth: Booth, hook: SimulatedHook, dial: SimulatedDial) -> int:
     from kiosk.screen import run_screen
     from kiosk.simulate import start_booth
 
@@ -290,10 +311,16 @@ def _simulate_window(booth: Booth, hook: SimulatedHook) -> int:
         off_hook = not off_hook
         hook.set(off_hook)
 
+    import threading
+
+    def dial_key(key: str) -> None:  # off the window's thread: a rotary turn takes a second
+        threading.Thread(target=dial.dial, args=(key,), name="sim-dial", daemon=True).start()
+
     booth.running.wait(10)
     hook.hangup()
+    dial.rest()
     try:
-        run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive)
+        run_screen(booth, toggle_hook=toggle, is_running=thread.is_alive, dial=dial_key)
     finally:
         booth.request_stop()
         thread.join(timeout=10)

@@ -13,7 +13,7 @@ from typing import Literal
 from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
 from kiosk.schema import Builder, limits, yaml_key
-from kiosk.yamlfile import YamlDoc, load_yaml, parse_yaml
+from kiosk.yamlfile import YamlDoc, dotted, load_yaml, parse_yaml
 
 SITE_CONFIG = Path("/etc/kiosk/kiosk.yaml")
 # Hard ceiling on receiver gain: a handset is pressed to an ear, so no config may go louder.
@@ -74,6 +74,20 @@ class SyncConfig:
     jitter: float = field(default=0.2, metadata=limits(0, 1))  # +- this share of the interval
     deadline_s: float = field(default=900.0, metadata=limits(10, 86400))
     reserve_mb: int = field(default=200, metadata=limits(0, 1_000_000))  # left free on the disk
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """Software updates (docs/updates.md): the daemon downloads and stages releases at each
+    sync (only when sync.url is set); a root helper applies them."""
+
+    enabled: bool = True
+    status_file: str = "/var/lib/kiosk-update/status.json"  # the helper's, read-only here
+    hook_file: str = "/run/kiosk/hook"  # "on" or "off", for the helper
+    # The helper's health gate (docs/updates-apply.md): a new version must send READY within
+    # ready_timeout_s, then run probation_s without a restart, or it is rolled back.
+    ready_timeout_s: float = field(default=60.0, metadata=limits(1, 3600))
+    probation_s: float = field(default=120.0, metadata=limits(0, 86400))
 
 
 def _sip_word(value: str) -> str | None:
@@ -151,14 +165,53 @@ class BellConfig:
     min_interval_s: float = field(default=600.0, metadata=limits(0, 86400))  # between rings
 
 
-@dataclass(frozen=True)
-class UpdateConfig:
-    """Booth software updates (docs/updates-apply.md): the daemon stages, a root helper applies."""
+DialAction = Literal["live", "next", "newest", "guide", "none"]
 
-    hook_file: str = "/run/kiosk/hook"  # "on"/"off", written by the daemon; switch only on "on"
-    status_file: str = "/var/lib/kiosk-update/status.json"  # the helper's status, root-owned
-    ready_timeout_s: float = field(default=60.0, metadata=limits(1, 3600))  # new version: READY
-    probation_s: float = field(default=120.0, metadata=limits(0, 86400))  # then no restart
+
+@dataclass(frozen=True)
+class DialMap:
+    """What each digit does (docs/dial.md); YAML keys are the digits, e.g. `"3": newest`."""
+
+    d0: DialAction = field(default="guide", metadata=yaml_key("0"))
+    d1: DialAction = field(default="live", metadata=yaml_key("1"))
+    d2: DialAction = field(default="next", metadata=yaml_key("2"))
+    d3: DialAction = field(default="newest", metadata=yaml_key("3"))
+    d4: DialAction = field(default="none", metadata=yaml_key("4"))
+    d5: DialAction = field(default="none", metadata=yaml_key("5"))
+    d6: DialAction = field(default="none", metadata=yaml_key("6"))
+    d7: DialAction = field(default="none", metadata=yaml_key("7"))
+    d8: DialAction = field(default="none", metadata=yaml_key("8"))
+    d9: DialAction = field(default="none", metadata=yaml_key("9"))
+
+    def action(self, digit: str) -> DialAction:
+        """The action of "0".."9"; "none" for anything else (the keypad's * and #)."""
+        value: DialAction = getattr(self, f"d{digit}", "none") if digit.isdigit() else "none"
+        return value
+
+
+@dataclass(frozen=True)
+class DialConfig:
+    """The dial: a rotary dial (pulse and off-normal contacts) or a 3x4 keypad, or none."""
+
+    kind: Literal["rotary", "keypad", "none"] = "none"
+    pull_up: bool = True  # for every dial pin, as hook.pull_up
+    # rotary: the pulse contact (normally closed; opens N times for digit N, 10 for 0)
+    pulse_pin: int = field(default=27, metadata=limits(0, 27))
+    pulse_active: Literal["open", "closed"] = "open"  # contact state during a pulse (break)
+    # closed while the dial is away from rest; null: a digit ends after gap_ms without pulses
+    off_normal_pin: int | None = field(default=22, metadata=limits(0, 27))
+    off_normal_active: Literal["open", "closed"] = "closed"
+    debounce_ms: float = field(default=5.0, metadata=limits(0.5, 20))  # shorter = bounce
+    gap_ms: float = field(default=300.0, metadata=limits(100, 2000))  # no off-normal contact
+    # keypad: a 3x4 matrix, rows driven low at rest, columns read with pull-ups
+    rows: tuple[int, ...] = (27, 22, 10, 9)
+    columns: tuple[int, ...] = (11, 5, 6)
+    map: DialMap = field(default_factory=DialMap)
+    interrupt_live: bool = False  # true: a mapped digit also ends a live call
+    # "If this changed how you see our customers, dial 1." after a clip or call heard this long
+    ask: bool = True
+    ask_after_s: float = field(default=20.0, metadata=limits(0, 3600))
+    answer_s: float = field(default=8.0, metadata=limits(1, 120))  # wait after the prompt
 
 
 @dataclass(frozen=True)
@@ -169,11 +222,12 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     status_led: StatusLedConfig = field(default_factory=StatusLedConfig)
     bell: BellConfig = field(default_factory=BellConfig)
-    update: UpdateConfig = field(default_factory=UpdateConfig)
+    dial: DialConfig = field(default_factory=DialConfig)
     max_clips_per_lift: int = field(default=3, metadata=limits(1, 1000))
     offhook_timeout: float = field(default=300.0, metadata=limits(5, 86400))
     state_dir: str = "/var/lib/kiosk"
@@ -200,6 +254,7 @@ def parse_config(text: str, file: str = "<config>") -> Config:
 
 
 def _build(doc: YamlDoc) -> Config:
+    _digit_keys(doc.data)
     builder = Builder(doc)
     config = builder.build(Config, doc.data)
     live = config.live if config is not None else None
@@ -217,12 +272,36 @@ def _build(doc: YamlDoc) -> Config:
     return config
 
 
+def _digit_keys(data: object) -> None:
+    """`dial.map` written as `1: live` (YAML integers) means the digit "1"."""
+    dial = data.get("dial") if isinstance(data, dict) else None
+    digits = dial.get("map") if isinstance(dial, dict) else None
+    if isinstance(digits, dict):
+        for key in [k for k in digits if isinstance(k, int) and not isinstance(k, bool)]:
+            digits[str(key)] = digits.pop(key)
+
+
 def _check_pins(builder: Builder, config: Config) -> None:
-    """The hook, the status lamp and the bell each need a GPIO pin of their own."""
+    """The hook, the status lamp, the bell and the dial each need GPIO pins of their own."""
     owner = {config.hook.pin: "hook.pin"}
-    for section, pin in (("status_led", config.status_led.pin), ("bell", config.bell.pin)):
+    pins: list[tuple[tuple[str | int, ...], int | None]] = [
+        (("status_led", "pin"), config.status_led.pin),
+        (("bell", "pin"), config.bell.pin),
+    ]
+    dial = config.dial
+    if dial.kind == "rotary":
+        pins += [(("dial", "pulse_pin"), dial.pulse_pin)]
+        pins += [(("dial", "off_normal_pin"), dial.off_normal_pin)]
+    elif dial.kind == "keypad":
+        for name, wanted, group in (("rows", 4, dial.rows), ("columns", 3, dial.columns)):
+            if len(group) != wanted:
+                builder.fail(("dial", name), f"a 3x4 keypad needs {wanted} pins, got {len(group)}")
+            pins += [(("dial", name, i), pin) for i, pin in enumerate(group)]
+    for path, pin in pins:
         if pin is None:
             continue
-        if pin in owner:
-            builder.fail((section, "pin"), f"GPIO{pin} is already {owner[pin]}")
-        owner[pin] = f"{section}.pin"
+        if not 0 <= pin <= 27:
+            builder.fail(path, f"expected a BCM GPIO number 0-27, got {pin}")
+        elif pin in owner:
+            builder.fail(path, f"GPIO{pin} is already {owner[pin]}")
+        owner[pin] = dotted(path)

@@ -9,7 +9,10 @@ from typing import Literal
 from kiosk.clips.clipset import Clip
 
 # "connecting" and "call_ended" are the live-call cues (kiosk/live).
-SoundKind = Literal["clip", "no_stories", "end_tone", "hang_up", "connecting", "call_ended"]
+# "guide" and "rating" are the dial's prompts (kiosk/dial).
+SoundKind = Literal[
+    "clip", "no_stories", "end_tone", "hang_up", "connecting", "call_ended", "guide", "rating"
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,9 +57,11 @@ class SoundFinished:
 
 @dataclass(frozen=True, eq=False)
 class Prepared:
-    """The preparer decoded the next sound to play (a clip, or the no-stories prompt)."""
+    """The preparer decoded the next sound to play (a clip, or the no-stories prompt);
+    `asked`: the clip a dialed digit asked for (PrepareNewest), not the rotation's next."""
 
     sound: Sound
+    asked: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,17 @@ class SyncFailed:
 
 
 @dataclass(frozen=True)
+class UpdateProgress:
+    """The sync thread's software-update state (kiosk.update): idle, downloading, staged or
+    failed; `version` the release concerned; `at` the wall time (Unix s) it changed."""
+
+    state: str
+    version: str = ""
+    reason: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
 class ConsentPurged:
     """The sync thread deleted retired clips (the consent register) from the disk."""
 
@@ -117,3 +133,22 @@ class ConsentPurged:
 @dataclass(frozen=True)
 class SetChanged:
     """A new set is active: sounds decoded from the old one are dropped."""
+
+
+@dataclass(frozen=True)
+class DialEdge:
+    """A raw edge of a rotary dial's contact (gpiozero thread): `active` is True while the
+    pulse contact breaks, or while the off-normal contact says the dial is away from rest."""
+
+    contact: Literal["pulse", "off_normal"]
+    active: bool
+    t: float
+
+
+@dataclass(frozen=True)
+class Dialed:
+    """A digit dialed ("0".."9"; a keypad also has "*" and "#") at monotonic time `t`."""
+
+    digit: str
+    kind: Literal["rotary", "keypad"]
+    t: float

@@ -8,6 +8,11 @@ The queue is bounded: past `max_events` the oldest are dropped and counted. Each
 `at`, the booth's wall clock (Unix s) when it entered the queue, and is fitted to the hub's
 bounds (kiosk.fleet.records.EventRecord): what the queue holds is what the hub takes.
 
+Schema (kiosk.stateschema, "outbox"): `PRAGMA user_version` and the one-row table
+`schema_info (readable_by)`; a file with neither is version 1. A file a newer version wrote in a
+way this one cannot read is left untouched: `open_outbox` queues beside it in
+`outbox-schema<N>.sqlite3` (N: this code's schema), so the booth keeps recording.
+
 Threads: the main loop owns one Outbox (publish, flush); the fleet thread opens its own on the
 same file (batch, ack, checkpoint): WAL lets the two connections work side by side, and every
 write is one short IMMEDIATE transaction. Its checkpoint fsyncs the WAL off the main loop, so a
@@ -26,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk import stateschema
 from kiosk.fleet.records import fit_event
+from kiosk.stateschema import Stamp
 
 log = logging.getLogger(__name__)
 SCHEMA = """
@@ -37,7 +44,34 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
+CREATE TABLE IF NOT EXISTS schema_info (readable_by INTEGER NOT NULL);
 """
+# Statements that take a file from schema N-1 to N (kiosk.stateschema "outbox"), additive only.
+MIGRATIONS: dict[int, list[str]] = {}
+SIDE_FILE = "outbox-schema{schema}.sqlite3"
+
+
+def read_stamp(db: sqlite3.Connection) -> Stamp:
+    """The outbox file's schema stamp (version 1 when it has none)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    has_info = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_info'"
+    ).fetchone()
+    row = db.execute("SELECT readable_by FROM schema_info").fetchone() if has_info else None
+    schema = version if version >= 1 else stateschema.UNVERSIONED
+    return Stamp(schema, row[0] if row and isinstance(row[0], int) else schema)
+
+
+def open_outbox(path: Path, max_events: int = 50_000) -> Outbox:
+    """The outbox at `path`, or, if its file has a schema this code cannot read (a newer
+    version's), one beside it (logged as an error; the file is kept for when that version
+    comes back)."""
+    try:
+        return Outbox(path, max_events)
+    except stateschema.StateSchemaError as e:
+        side = path.with_name(SIDE_FILE.format(schema=stateschema.current("outbox").schema))
+        log.error("%s; queueing events in %s meanwhile", e, side)
+        return Outbox(side, max_events)
 
 
 _SYNCHRONOUS = {"NORMAL": "NORMAL", "FULL": "FULL"}
@@ -72,12 +106,37 @@ class Outbox:
         )
         # New files only: 1 KiB pages cut the bytes each small commit writes to the WAL by
         # about 3x (bench/fleet_booth.py).
+        try:
+            found = read_stamp(self._db)
+            stateschema.check("outbox", path, found)
+        except BaseException:
+            self._db.close()
+            raise
         self._db.execute("PRAGMA page_size=1024")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
         self._db.executescript(SCHEMA)
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == 0 or found != stateschema.current("outbox"):
+            self._migrate(found)
         self._pending: list[tuple[str, str]] = []
         self.on_commit: Callable[[], None] | None = None  # after each flush that committed
+
+    def _migrate(self, found: Stamp) -> None:
+        """Run the steps from `found.schema` up (none yet: version 1 is today's tables), then
+        stamp the file, in one transaction."""
+        stamp = stateschema.current("outbox")
+        with self._transaction():
+            for version in range(found.schema + 1, stamp.schema + 1):
+                for sql in MIGRATIONS[version]:
+                    self._db.execute(sql)
+            if found.schema > stamp.schema:  # readable, written by a newer version: keep its
+                return  # stamp, so the newer version knows its additions are there
+            self._db.execute(f"PRAGMA user_version={stamp.schema:d}")
+            self._db.execute("DELETE FROM schema_info")
+            self._db.execute(
+                "INSERT INTO schema_info (readable_by) VALUES (?)", (stamp.readable_by,)
+            )
 
     def publish(self, record: dict[str, Any]) -> None:
         """Buffer one event with a fresh id and its wall-clock time; `flush()` makes it durable.

@@ -28,10 +28,12 @@ def run_screen(
     toggle_hook: Callable[[], None] | None = None,
     fullscreen: bool = False,
     is_running: Callable[[], bool] = lambda: True,
+    dial: Callable[[str], None] | None = None,
 ) -> None:
     """Draw until the window closes (or, on the booth, until the daemon stops).
 
-    With `toggle_hook` (the simulator), space or a click lifts and hangs up the handset.
+    With `toggle_hook` (the simulator), space or a click lifts and hangs up the handset; with
+    `dial`, keys 0-9 (and * #) dial.
     """
     pygame.display.init()
     pygame.font.init()
@@ -55,6 +57,9 @@ def run_screen(
                 or event.type == pygame.MOUSEBUTTONDOWN
             ):
                 toggle_hook()
+            key = getattr(event, "unicode", "") if event.type == pygame.KEYDOWN else ""
+            if dial is not None and key and key in "0123456789*#":
+                dial(key)
             snap = booth.snapshot
             if snap != shown:
                 shown = snap
@@ -80,7 +85,9 @@ def _draw(surf: Any, fonts: tuple[Any, Any, Any], snap: Snapshot, sim: bool) -> 
     status = small.render(snap.status, True, DIM)
     surf.blit(status, status.get_rect(center=(SIZE[0] // 2, SIZE[1] - 60)))
     if sim:
-        hint = small.render("space or click: lift / hang up   -   esc: quit", True, DIM)
+        hint = small.render(
+            "space or click: lift / hang up   -   0-9: dial   -   esc: quit", True, DIM
+        )
         surf.blit(hint, hint.get_rect(center=(SIZE[0] // 2, SIZE[1] - 28)))
 
 

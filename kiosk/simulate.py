@@ -18,7 +18,8 @@ from gpiozero.pins.mock import MockFactory
 from kiosk.app import Booth
 from kiosk.audio.output import find_device
 from kiosk.audio.virtual import VirtualReceiver
-from kiosk.config import Config, HookConfig
+from kiosk.config import Config, DialConfig, HookConfig
+from kiosk.dial.simulated import SimulatedKeypad, SimulatedRotary
 from kiosk.errors import AudioError
 
 
@@ -43,6 +44,31 @@ class SimulatedHook:
 
     def hangup(self) -> None:
         self.set(False)
+
+
+class SimulatedDial:
+    """The configured dial on mock pins: `dial("3")` turns the rotary dial (10 pps, about
+    0.4 s for 3) or presses the key, blocking until done. Create before the booth opens the
+    pins; call `rest()` once it has (opening an input applies its pull)."""
+
+    def __init__(self, factory: MockFactory, config: DialConfig) -> None:
+        self._lock = threading.Lock()  # one finger on the dial
+        self._rotary = SimulatedRotary(factory, config) if config.kind == "rotary" else None
+        self._keypad = SimulatedKeypad(factory, config) if config.kind == "keypad" else None
+
+    def rest(self) -> None:
+        if self._rotary is not None:
+            self._rotary.rest()
+
+    def dial(self, digits: str) -> None:
+        with self._lock:
+            for digit in digits:
+                if self._rotary is not None and digit.isdigit():
+                    self._rotary.dial(digit)
+                    time.sleep(0.3)  # the finger moves to the next hole
+                elif self._keypad is not None:
+                    self._keypad.dial(digit)
+                    time.sleep(0.05)
 
 
 def virtual_receiver(config: Config, say: TextIO = sys.stderr) -> VirtualReceiver | None:
@@ -91,9 +117,14 @@ def start_booth(booth: Booth) -> threading.Thread:
 
 
 def run_headless(
-    booth: Booth, hook: SimulatedHook, lines: Iterable[str], out: TextIO = sys.stdout
+    booth: Booth,
+    hook: SimulatedHook,
+    lines: Iterable[str],
+    out: TextIO = sys.stdout,
+    dial: SimulatedDial | None = None,
 ) -> int:
-    """Execute `lift`, `hangup`, `sleep SECONDS`, `quit` lines; returns the exit code."""
+    """Execute `lift`, `hangup`, `dial DIGITS`, `sleep SECONDS`, `quit` lines; returns the exit
+    code."""
     thread = start_booth(booth)
     try:
         # The loop, not READY: without an audio device the booth still takes lifts and quit.
@@ -101,6 +132,8 @@ def run_headless(
             if not thread.is_alive():
                 return 1
         hook.hangup()
+        if dial is not None:
+            dial.rest()
         for number, raw in enumerate(lines, 1):
             words = raw.split()
             if not words or words[0].startswith("#"):
@@ -110,19 +143,25 @@ def run_headless(
                 hook.lift()
             elif command == "hangup" and not args:
                 hook.hangup()
+            elif command == "dial" and dial is not None and len(args) == 1 and _digits(args[0]):
+                dial.dial(args[0])
             elif command == "sleep" and len(args) == 1 and _seconds(args[0]) is not None:
                 time.sleep(_seconds(args[0]) or 0.0)
             elif command == "quit":
                 break
             else:
                 problem = f"stdin:{number}: unknown command {raw.strip()!r}"
-                problem += " (expected lift, hangup, sleep SECONDS or quit)"
+                problem += " (expected lift, hangup, dial DIGITS, sleep SECONDS or quit)"
                 booth.post_report({"event": "error", "t": time.monotonic(), "message": problem})
         return 0
     finally:
         booth.request_stop()
         thread.join(timeout=10)
         out.flush()
+
+
+def _digits(text: str) -> bool:
+    return 0 < len(text) <= 32 and all(c in "0123456789*#" for c in text)
 
 
 def _seconds(text: str) -> float | None:

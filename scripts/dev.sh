@@ -4,7 +4,8 @@
 #   scripts/dev.sh headless [ARGS...]   the simulator with commands on stdin, JSON on stdout
 #   scripts/dev.sh test [PYTEST ARGS...] ruff, mypy and the whole test suite
 #   scripts/dev.sh bench                 the benchmarks in bench/ (bench live: live calls only;
-#                                        bench live-hub: live calls relayed by the hub)
+#                                        bench live-hub: live calls relayed by the hub;
+#                                        bench dial: dial -> sound, idle CPU with a dial)
 # Works on a fresh Debian 12 / Raspberry Pi OS Bookworm machine, as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +93,7 @@ case "$job" in
   bench)
     if [ "${1:-}" = live ]; then shift; exec .venv/bin/python -m bench.live "$@"; fi
     if [ "${1:-}" = live-hub ]; then shift; exec .venv/bin/python -m bench.live_hub "$@"; fi
+    if [ "${1:-}" = dial ]; then shift; exec .venv/bin/python -m bench.dial "$@"; fi
     exec .venv/bin/python -m bench "$@"
     ;;
   *) echo "usage: scripts/dev.sh simulate|headless|test|bench [ARGS...]" >&2; exit 64 ;;

@@ -337,6 +337,17 @@ def make_prompts(out: Path) -> list[Path]:
         ),
         "end-tone.ogg": peak_normalise(chime([g5, e5, c5], 0.3, 1.2, 0.25), TONE_PEAK_DBFS),
         "connecting.ogg": peak_normalise(voice("Connecting you to a live call."), SPEECH_PEAK_DBFS),
+        # The dial (docs/dial.md): the question after a clip or call, and digit 0's guide.
+        "rating.ogg": peak_normalise(
+            voice("If this changed how you see our customers, dial 1."), SPEECH_PEAK_DBFS
+        ),
+        "guide.ogg": peak_normalise(
+            voice(
+                "You hear real customers, in their own words. Dial 1 for a live call, "
+                "2 for the next story, 3 for the newest, 0 for this guide."
+            ),
+            SPEECH_PEAK_DBFS,
+        ),
         "test-tone.ogg": sine(1000.0, 1.0, TONE_PEAK_DBFS, 0.010),
         # `kiosk selftest` plays it after the test tone (kiosk/selftest/sound.py quotes it).
         "self-test.ogg": peak_normalise(

@@ -13,7 +13,10 @@ no wire crosses another or a label:
   of the header and down the far left, away from every signal; BCLK (pin 12) is the
   outermost lane on the right, outside the LED and the bell;
 - the bell relay's 5 V (pin 4) is drawn as two labelled red flags, not as a wire: a wire from
-  pin 4 to the relay would have to cross the amplifier's wires (their pins interleave).
+  pin 4 to the relay would have to cross the amplifier's wires (their pins interleave);
+- the dial's terminal strip sits left of the header, below the hook switch: seven GPIO pins
+  and a GND on the inner row (pins 13-31) run straight to it. A booth has one dial: a rotary
+  dial takes the first two terminals and GND, a 3x4 keypad the seven GPIO terminals.
 
 Before writing, the script checks its own geometry (wires of different nets keep a
 clearance, power wires a wider one; no wire crosses a text label) and refuses to write a
@@ -52,6 +55,12 @@ HOOK_GPIO = 17  # hook.pin, install.sh --pin (default 17)
 LED_GPIO = 24  # status_led.pin, install.sh --led-pin 24 (the docs' example; no default)
 BELL_GPIO = 23  # bell.pin, install.sh --bell-pin 23 (the docs' example; no default)
 I2S_BCLK_GPIO, I2S_LRC_GPIO, I2S_DIN_GPIO = 18, 19, 21  # fixed by dtoverlay=max98357a
+# The dial's defaults (kiosk.config.DialConfig): rotary pulse and off-normal, keypad rows and
+# columns; the rotary's common goes to GND.
+DIAL_PULSE_GPIO, DIAL_OFF_NORMAL_GPIO = 27, 22
+DIAL_ROWS_GPIO = (27, 22, 10, 9)
+DIAL_COLUMNS_GPIO = (11, 5, 6)
+DIAL_GND = 25
 
 
 def header_pin(gpio: int) -> int:
@@ -68,9 +77,10 @@ AMP_5V, AMP_GND = 2, 39
 # Colours: red is only ever 5 V, orange only 3V3, black only ground.
 RED_5V, ORANGE_3V3, BLACK_GND = "#d50000", "#ef6c00", "#000000"
 HOOK_C, AMP_C, LED_C, BELL_C = "#1565c0", "#7b1fa2", "#00897b", "#6d4c41"
+DIAL_C = "#ad1457"
 AUDIO_C, USB_C = "#455a64", "#78909c"
 
-W, H = 1200, 800
+W, H = 1200, 930
 FONT = "DejaVu Sans, Arial, sans-serif"
 CHAR_EM = 0.62  # a generous average glyph width of DejaVu Sans, in em (labels, checks)
 PROSE_EM = 0.56  # the average width of running text, for wrapping the notes
@@ -213,7 +223,8 @@ def draw_header(dr: Drawing) -> None:
     used = {
         HOOK_PIN: HOOK_C, HOOK_GND: BLACK_GND, LED_PIN: LED_C, LED_GND: BLACK_GND,
         BELL_PIN: BELL_C, BELL_GND: BLACK_GND, BCLK_PIN: AMP_C, LRC_PIN: AMP_C,
-        DIN_PIN: AMP_C, AMP_GND: BLACK_GND,
+        DIN_PIN: AMP_C, AMP_GND: BLACK_GND, DIAL_GND: BLACK_GND,
+        **{header_pin(g): DIAL_C for g in (*DIAL_ROWS_GPIO, *DIAL_COLUMNS_GPIO)},
     }  # fmt: skip
     for pin, name in PINOUT.items():
         x, y = pin_xy(pin)
@@ -261,6 +272,40 @@ def draw_hook(dr: Drawing) -> None:
     for x in (a, b):
         dr.front.append(f'<circle cx="{x:g}" cy="{y_sw:g}" r="5" fill="#000"/>')
     dr.label((a + b) / 2, y_sw - 30, "1  hook switch (cradle)", 12, "middle", HOOK_C, True)
+
+
+def dial_terminals() -> list[tuple[int, str, str]]:
+    """(header pin, net, terminal label) of the dial's strip, top to bottom."""
+    out: list[tuple[int, str, str]] = []
+    for i, gpio in enumerate(DIAL_ROWS_GPIO):
+        role = {DIAL_PULSE_GPIO: " · pulse", DIAL_OFF_NORMAL_GPIO: " · off-normal"}.get(gpio, "")
+        out.append((header_pin(gpio), f"dial-r{i + 1}", f"R{i + 1}{role}"))
+    for i, gpio in enumerate(DIAL_COLUMNS_GPIO):
+        out.append((header_pin(gpio), f"dial-c{i + 1}", f"C{i + 1}"))
+    out.append((DIAL_GND, "gnd-dial", "GND · common"))
+    return sorted(out)
+
+
+def draw_dial(dr: Drawing) -> None:
+    """5. The dial's terminal strip, left of the header below the hook: straight wires."""
+    terminals = dial_terminals()
+    x0, x1 = 60.0, 205.0
+    y0 = pin_xy(terminals[0][0])[1] - 12
+    y1 = pin_xy(terminals[-1][0])[1] + 30
+    dr.back.append(
+        f'<rect x="{x0:g}" y="{y0:g}" width="{x1 - x0:g}" height="{y1 - y0:g}" rx="5" '
+        'fill="#fce4ec" stroke="#333"/>'
+    )
+    for pin, net, text in terminals:
+        _, y = pin_xy(pin)
+        ground = net.startswith("gnd")
+        color = BLACK_GND if ground else DIAL_C
+        dr.from_pin(pin, net, "ground" if ground else "signal", color, (x1, y))
+        dr.terminal(x1, y, "#333")
+        dr.label(x1 - 8, y + 4, text, 10, "end")
+    dr.label(x0 + 6, y1 - 10, "5  dial strip", 12, "start", DIAL_C, True)
+    for i, text in enumerate(("a rotary dial:", "R1, R2, GND", "or a keypad:", "R1-R4, C1-C3")):
+        dr.label(x0 + 6, y0 + 86 + 14 * i, text, 9, "start", "#555")
 
 
 def draw_led(dr: Drawing) -> None:
@@ -437,11 +482,18 @@ def draw_notes(dr: Drawing) -> list[str]:
     dr.label(x0 + 40, ly, "GND (ground): any GND pin will do", 11)
     ly += 18
     x = x0
-    for color, name in ((HOOK_C, "hook"), (AMP_C, "I2S amp"), (LED_C, "LED"), (BELL_C, "bell")):
+    modules = (
+        (HOOK_C, "hook"),
+        (AMP_C, "I2S amp"),
+        (LED_C, "LED"),
+        (BELL_C, "bell"),
+        (DIAL_C, "dial"),
+    )
+    for color, name in modules:
         sample(x, ly, color, 3)
         dr.label(x + 36, ly, name, 11)
-        x += 36 + len(name) * 11 * CHAR_EM + 10
-    dr.label(x + 4, ly, "signals, one colour a module", 11)
+        x += 36 + len(name) * 11 * CHAR_EM + 8
+    dr.label(x + 2, ly, "signals", 11)
     box(
         "1. Hook switch (required)",
         [
@@ -498,6 +550,22 @@ def draw_notes(dr: Drawing) -> list[str]:
         ],
         "#efebe9",
         BELL_C,
+    )
+    dial_rows = ", ".join(f"GPIO{g}" for g in DIAL_ROWS_GPIO)
+    dial_columns = ", ".join(f"GPIO{g}" for g in DIAL_COLUMNS_GPIO)
+    box(
+        "5. Dial (optional): a rotary dial or a 3x4 keypad",
+        [
+            f"Rotary: the pulse contact to R1 (GPIO{DIAL_PULSE_GPIO}, pin "
+            f"{header_pin(DIAL_PULSE_GPIO)}), the off-normal contact to R2 "
+            f"(GPIO{DIAL_OFF_NORMAL_GPIO}, pin {header_pin(DIAL_OFF_NORMAL_GPIO)}), both "
+            f"contacts' common to GND (pin {DIAL_GND}); dial.kind: rotary. No off-normal "
+            "contact: dial.off_normal_pin: null. Keypad: rows 1-2-3, 4-5-6, 7-8-9, *-0-# to "
+            f"R1-R4 ({dial_rows}), columns 1-4-7-*, 2-5-8-0, 3-6-9-# to C1-C3 ({dial_columns}); no "
+            "GND, no resistors; dial.kind: keypad. `kiosk selftest` asks you to dial 5.",
+        ],
+        "#fce4ec",
+        DIAL_C,
     )
     if y > H:
         raise SystemExit(f"make_wiring: the notes end at y={y:g}, below the picture ({H})")
@@ -562,6 +630,7 @@ def build() -> str:
     draw_bell(dr)
     draw_amp(dr)
     draw_usb(dr)
+    draw_dial(dr)
     notes = draw_notes(dr)
     dr.label(20, 30, "Booth wiring: Raspberry Pi 40-pin header (pin numbers and BCM GPIO names)",
              20, "start", "#000", True)  # fmt: skip

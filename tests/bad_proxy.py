@@ -38,6 +38,7 @@ Mode = Literal[
     "pass",
     "fail_every_other",
     "cut_clips",
+    "cut_wheels",  # as cut_clips, for /targets/wheels/
     "trickle",  # the body of /targets/ files, 1 byte each `pause_s`
     "trickle_status",  # the status line of every response
     "trickle_headers",  # the headers of every response
@@ -118,7 +119,8 @@ class BadProxy:
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
         try:
-            if self.mode == "cut_clips" and "/targets/clips/" in req.path:
+            cut = {"cut_clips": "/targets/clips/", "cut_wheels": "/targets/wheels/"}
+            if self.mode in cut and cut[self.mode] in req.path:
                 req.wfile.write(body[: self.cut_after])
                 req.wfile.flush()
                 req.close_connection = True

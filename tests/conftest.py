@@ -15,6 +15,7 @@ from tests.content import Publisher, close_syncers
 from tests.hubproc import HubProcess, init_hub_data
 from tests.nginx import Nginx
 from tests.postgres import Postgres
+from tests.releases import WheelFactory
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +83,9 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def release_wheels(tmp_path_factory: pytest.TempPathFactory) -> WheelFactory:
+    """Real project wheels at any version (`.project("2.0.0")`), built once per session."""
+    return WheelFactory(tmp_path_factory.mktemp("release-wheels"))

@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.auth import digest
 from hub.db import Database
+from hub.migrations import UPDATE_COLUMNS
 
 
 class FleetRows:
@@ -48,10 +49,14 @@ class FleetRows:
                 )
 
     def heartbeat(self, booth_id: str, last_seen: float, **body: Any) -> None:
+        """Store `body` as the last heartbeat, with the software columns (migration 2) the
+        hub's fleet store keeps beside it."""
+        software = [body.get(c) if isinstance(body.get(c), str) else None for c in UPDATE_COLUMNS]
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE booths SET last_seen = ?, heartbeat = ? WHERE id = ?",
-                (last_seen, json.dumps(body, separators=(",", ":")), booth_id),
+                "UPDATE booths SET last_seen = ?, heartbeat = ?, version = ?, update_state = ?, "
+                "update_version = ? WHERE id = ?",
+                (last_seen, json.dumps(body, separators=(",", ":")), *software, booth_id),
             )
 
     def event(self, booth_id: str, event: str, at: float, **body: Any) -> None:
@@ -61,7 +66,8 @@ class FleetRows:
         """Many events in one transaction: (booth id, event name, booth time, fields)."""
         with self.db.transaction() as cur:
             for booth_id, event, at, body in rows:
-                finished = body.get("finished")
+                # A rating's `changed` is stored in `finished`, as hub.fleetstore does.
+                finished = body.get("changed" if event == "rating" else "finished")
                 cur.execute(
                     "INSERT INTO events (id, booth_id, event, at, received_at, set_name, clip, "
                     "listened_ms, finished, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,127 +1,170 @@
-"""Booth software releases for the update tests: real wheels of this project, signed and staged.
+"""Real booth releases for tests: the project's wheel at any version, and tiny dependency wheels.
 
-`release_wheel` builds a wheel of a copy of this checkout with another version (and, for the
-tests, a visible difference or a fault). `ReleaseRepo` publishes releases into a real signed
-repository (kiosk.content.repository, kiosk.release.manifest targets). `stage` writes exactly
-the files the contract (kiosk.release.manifest) has the daemon write under STATE/update/: it
-stands in for worker 13a's downloader until that is merged.
+`WheelFactory.project(version)` copies this checkout, sets `version` in pyproject.toml and runs
+`pip wheel --no-deps` (cached per version for the session: the `release_wheels` fixture in
+tests/conftest.py). `tiny_wheel()` writes a small valid pure-Python wheel, a stand-in
+dependency; `wheelhouse()` puts a project wheel and such dependencies in one folder.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import json
-import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
-from kiosk.release.manifest import CHANNELS, Channels, Release, Wheel, release_target
-from tests.content import Publisher
+from kiosk.events import UpdateProgress
+from kiosk.sync.fetcher import Fetcher, FetchLimits
+from kiosk.sync.store import SetStore
+from kiosk.sync.updater import Source, Syncer
+from kiosk.sync.worker import SyncWorker
+from kiosk.update.downloader import ReleaseDownloader, UpdateSource
+from kiosk.update.staging import UpdateDir
 
 REPO = Path(__file__).resolve().parents[1]
-# READY of a second release carries this line, so a test sees which code answers.
-SECOND = "X_KIOSK_RELEASE=second"
 
 
-def release_wheel(base: Path, version: str, change: str = "") -> Path:
-    """A wheel of this checkout at `version`; change "second" marks READY, "broken" breaks it."""
-    src = base / f"src-{version}"
-    shutil.rmtree(src, ignore_errors=True)
-    src.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("kiosk", "hub"):
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
-    py = src / "pyproject.toml"
-    py.write_text(py.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1))
-    init = src / "kiosk" / "__init__.py"
-    init.write_text(init.read_text().replace('"0.1.0"', f'"{version}"'))
-    if change == "second":
-        notify = src / "kiosk" / "systemd.py"
-        old = 'self._notify(f"READY=1\\nSTATUS={status}")'
-        text = notify.read_text()
-        assert old in text
-        notify.write_text(text.replace(old, old[:-2] + f'\\n{SECOND}")'))
-    elif change == "broken":
-        app = src / "kiosk" / "app.py"
-        app.write_text(app.read_text() + '\nraise RuntimeError("this release is broken")\n')
-    dist = base / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    shutil.rmtree(src)
-    (wheel,) = dist.glob(f"kiosk-{version}-*.whl")
+class WheelFactory:
+    """Builds and caches project wheels under `base`."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._built: dict[str, Path] = {}
+
+    def project(self, version: str) -> Path:
+        """kiosk-<version>-py3-none-any.whl, built from a copy of this checkout."""
+        if version in self._built:
+            return self._built[version]
+        src = self.base / f"src-{version}"
+        if src.exists():
+            shutil.rmtree(src)
+        files = subprocess.run(
+            [
+                "git",
+                "ls-files",
+                "-co",
+                "--exclude-standard",
+                "kiosk",
+                "hub",
+                "pyproject.toml",
+                "README.md",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for name in files:
+            if (REPO / name).is_file():
+                (src / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, src / name)
+        pyproject = src / "pyproject.toml"
+        text = re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text())
+        pyproject.write_text(text)
+        out = self.base / f"dist-{version}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--no-deps",
+                "-w",
+                str(out),
+                str(src),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        (wheel,) = out.glob(f"kiosk-{version}-*.whl")
+        self._built[version] = wheel
+        return wheel
+
+    def wheelhouse(self, version: str, deps: dict[str, str], name: str = "") -> Path:
+        """A folder: the project wheel at `version` plus tiny wheels {distribution: version}."""
+        folder = self.base / (name or f"house-{version}-{len(list(self.base.glob('house-*')))}")
+        folder.mkdir(parents=True)
+        shutil.copy2(self.project(version), folder)
+        for dist, v in deps.items():
+            tiny_wheel(folder, dist, v)
+        return folder
+
+
+def tiny_wheel(
+    folder: Path, name: str, version: str, requires: tuple[str, ...] = (), size: int = 2048
+) -> Path:
+    """A valid pure-Python wheel `name-version-py3-none-any.whl` with `size` bytes of payload."""
+    folder.mkdir(parents=True, exist_ok=True)
+    module = name.replace("-", "_")
+    info = f"{module}-{version}.dist-info"
+    payload = hashlib.sha256(f"{name}{version}".encode()).hexdigest() * (size // 64 + 1)
+    files = {
+        f"{module}/__init__.py": f'"""{name} {version}"""\nDATA = "{payload[:size]}"\n'.encode(),
+        f"{info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires)
+        ).encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for path, data in files.items():
+            z.writestr(zipfile.ZipInfo(path, (2026, 1, 1, 0, 0, 0)), data)  # same bytes each time
     return wheel
 
 
-class ReleaseRepo:
-    """An admin's signed repository holding releases (the targets of kiosk.release.manifest)."""
+class ReleaseBooth:
+    """A booth's sync thread with its release downloader, on a repository URL.
 
-    def __init__(self, base: Path) -> None:
-        self.publisher = Publisher(base)
-        self.repo = self.publisher.repo
-        self.channels = Channels()
+    `run()` is one `SyncWorker.run_once()` (content sync, then the release step) and returns
+    what it posted. The handset starts on the hook (`worker.on_hook`).
+    """
 
-    @property
-    def root_json(self) -> Path:
-        return self.publisher.root_json
+    def __init__(
+        self,
+        state: Path,
+        url: str,
+        root: Path,
+        running: str,
+        set_name: str = "lobby",
+        group: str = "",
+        limits: FetchLimits | None = None,
+    ) -> None:
+        self.state = state
+        self.status_file = state / "helper-status.json"
+        self.store = SetStore(state)
+        self.fetcher = Fetcher(limits)
+        self.syncer = Syncer(Source(url, root, set_name), self.store, self.fetcher, state)
+        self.downloader = ReleaseDownloader(
+            UpdateSource(url, group, self.status_file), self.fetcher, state, running=running
+        )
+        self.posted: list[object] = []
+        self.worker = SyncWorker(
+            self.syncer, self.store, 3600.0, 0.0, self.posted.append, releases=self.downloader
+        )
+        self.worker.on_hook.set()
+        self.dir = UpdateDir(state)
 
-    def add(self, wheel: Path, channel: str = "stable") -> Release:
-        """Sign a release of `wheel` and put it on `channel`."""
-        data = wheel.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        version = wheel.name.split("-")[1]
-        release = Release(version, (Wheel(wheel.name, sha, len(data)),))
-        chans = dict(self.channels.channels)
-        chans[channel] = version
-        self.channels = Channels(chans, dict(self.channels.groups), self.channels.default)
-        self.sign({release_target(version): release.to_json(), release.wheels[0].target: data})
-        return release
+    def run(self) -> list[object]:
+        start = len(self.posted)
+        self.worker.run_once()
+        return self.posted[start:]
 
-    def pin(self, group: str, version: str) -> None:
-        groups = {**self.channels.groups, group: version}
-        self.channels = Channels(dict(self.channels.channels), groups, self.channels.default)
-        self.sign({})
+    def last_update(self) -> UpdateProgress:
+        return [p for p in self.posted if isinstance(p, UpdateProgress)][-1]
 
-    def sign(self, files: dict[str, bytes]) -> None:
-        targets = self.repo.new_targets()
-        for path, data in {**files, CHANNELS: self.channels.to_json()}.items():
-            targets.signed.targets[path] = self.repo.add_target_bytes(path, data)
-        targets.sign(self.publisher.keys.signer("targets"))
-        self.repo.publish_targets(targets, self.publisher.online_signers())
-
-    def target_bytes(self, path: str) -> bytes:
-        info = self.repo.targets().signed.targets[path]
-        return self.repo.target_path(info).read_bytes()
-
-
-def stage(repo: ReleaseRepo, state: Path, version: str) -> None:
-    """What the daemon's downloader leaves under STATE/update/ for `version` (the contract)."""
-    update = state / "update"
-    release_bytes = repo.target_bytes(release_target(version))
-    release = json.loads(release_bytes)
-    for w in release["wheels"]:
-        folder = update / "wheels" / w["sha256"]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / w["file"]).write_bytes(repo.target_bytes(f"wheels/{w['sha256']}/{w['file']}"))
-    new = update / "staged.new"
-    shutil.rmtree(new, ignore_errors=True)
-    (new / "metadata").mkdir(parents=True)
-    (new / "release.json").write_bytes(release_bytes)
-    (new / "channels.json").write_bytes(repo.target_bytes(CHANNELS))
-    meta = repo.repo.metadata
-    snapshot = repo.repo.timestamp().signed.snapshot_meta.version
-    targets = repo.repo.snapshot().signed.meta["targets.json"].version
-    names = [p.name for p in meta.glob("[0-9]*.root.json")]
-    names += ["timestamp.json", f"{snapshot}.snapshot.json", f"{targets}.targets.json"]
-    for name in names:
-        shutil.copy2(meta / name, new / "metadata" / name)
-    shutil.rmtree(update / "staged", ignore_errors=True)
-    os.replace(new, update / "staged")
-    (update / "request").write_text(json.dumps({"version": version}) + "\n")
+    def close(self) -> None:
+        self.worker.stop()

@@ -10,6 +10,7 @@ it offline otherwise. Root and targets keys are encrypted; their passphrases com
 KIOSK_ADMIN_ROOT_PASSPHRASE / KIOSK_ADMIN_PASSPHRASE, --root-passphrase-file /
 --passphrase-file, or a prompt (never from the command line). See docs/keys.md.
 Consent: `retire`, `consent`, `publish --reinstate` and `rollback` (docs/consent.md).
+Software: `release`, `assign-release` and `releases` (docs/updates.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from tuf.api.exceptions import UnsignedMetadataError
 
-from kiosk.admin import booths, changes, keyring
+from kiosk.admin import booths, changes, keyring, releasing
 from kiosk.admin.destination import Destination, HubDestination, LocalDestination
 from kiosk.admin.newset import starter_clipset
 from kiosk.admin.options import add_common, resolve
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--token-key", type=int, metavar="ID", help="with targets: key ID on a hardware token"
     )
     booths.add_parser(sub)
+    releasing.add_parsers(sub)
     add_common(parser)
     return parser
 
@@ -165,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise RepositoryError("booth commands need --hub")
             return booths.run(args, booths.BoothApi(args.hub, args.token))
         dest = _destination(args, keys, online)
+        if args.command in releasing.COMMANDS:
+            return releasing.run(args, dest, keys.signer("targets"))
         match args.command:
             case "publish":
                 if args.reinstate and not args.reason.strip():

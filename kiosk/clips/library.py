@@ -84,6 +84,20 @@ class Library:
             clipset, clip = self.clipset, by_file[pick]
             self._jobs.put(lambda: self._decode(clipset, clip))
 
+    def prepare_newest(self, wall: dt.datetime) -> None:
+        """Decode the set's newest eligible clip (the latest `not_before`, then the last listed)
+        and post it as Prepared(asked=True); nothing eligible: the no-stories prompt."""
+        clips = [
+            (c.not_before or dt.date.min, i, c)
+            for i, c in enumerate(self.clipset.clips)
+            if c.file not in self._bad and is_eligible(c, wall)
+        ]
+        if not clips:
+            self._post(Prepared(self.no_stories, asked=True))
+            return
+        clipset, clip = self.clipset, max(clips, key=lambda x: (x[0], x[1]))[2]
+        self._jobs.put(lambda: self._decode(clipset, clip, asked=True))
+
     def started(self, file: str) -> None:
         """A clip from this set started playing (for the saved rotation)."""
         self.rotation.played(file)
@@ -118,7 +132,7 @@ class Library:
         while (job := self._jobs.get()) is not None:
             job()
 
-    def _decode(self, clipset: ClipSet, clip: Clip) -> None:
+    def _decode(self, clipset: ClipSet, clip: Clip, asked: bool = False) -> None:
         path = clipset.path_of(clip)
         try:
             samples = decode(path, self.rate, self.max_seconds)
@@ -130,4 +144,4 @@ class Library:
             self._post(ClipUnplayable(clip.file, f"{path}: cannot decode: {e}"))
             return
         sound = Sound("clip", samples, len(samples) / self.rate, clip, clipset.name)
-        self._post(Prepared(sound))
+        self._post(Prepared(sound, asked))

@@ -5,18 +5,26 @@ of 2.5 is one or two extra plays, 50/50), interleaved so no clip plays twice run
 weight-2 clip plays twice per cycle, but never before every other clip has had its turn; with
 too few other clips to separate them, extras are dropped rather than played back to back. The
 rest of the cycle and the last clip played are the state kept across restarts.
+
+The saved state is stamped (kiosk.stateschema, "rotation"); `"version": 1` stays in it because
+versions before schema stamps read only files that have it. A file a newer version wrote in a
+way this one cannot read is left untouched: the booth plays a fresh cycle and does not save.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk import stateschema
 from kiosk.durable import write_atomic
+
+log = logging.getLogger(__name__)
 
 Weighted = Callable[[str], float]
 
@@ -103,8 +111,10 @@ class Rotation:
     def to_json(self) -> dict[str, object]:
         """State as if the pending draw had not happened, so a restart plays it first."""
         if self.pending is None:
-            return {"version": 1, "queue": list(self.queue), "last": self.last}
-        return {"version": 1, "queue": [self.pending, *self.queue], "last": self.last_played}
+            body = {"version": 1, "queue": list(self.queue), "last": self.last}
+        else:
+            body = {"version": 1, "queue": [self.pending, *self.queue], "last": self.last_played}
+        return stateschema.stamped("rotation", body)
 
     @classmethod
     def from_json(cls, data: object, rng: random.Random | None = None) -> Rotation:
@@ -125,12 +135,20 @@ class RotationStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.read_only = False  # the file is a newer version's that this one cannot read
 
     def load(self, rng: random.Random | None = None) -> Rotation:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = None
+        if isinstance(data, dict):
+            try:
+                stateschema.check("rotation", self.path, stateschema.json_stamp(data))
+            except stateschema.StateSchemaError as e:
+                log.error("%s; playing a fresh cycle, not saved", e)
+                self.read_only = True
+                data = None
         return Rotation.from_json(data, rng)
 
     def save(self, rotation: Rotation) -> None:
@@ -138,4 +156,6 @@ class RotationStore:
 
     def save_json(self, state: dict[str, object]) -> None:
         """Write a snapshot taken with `Rotation.to_json()` (atomic, fsynced)."""
+        if self.read_only:
+            return
         write_atomic(self.path, json.dumps(state).encode())

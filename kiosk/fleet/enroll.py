@@ -3,7 +3,8 @@
 The token comes from a file, standard input (`--token-file -`) or KIOSK_ENROLL_TOKEN, never
 from argv (kiosk.credentials). Exit codes: 0 enrolled (or already enrolled with this hub: the
 token is not used), 2 the hub refused the token (unknown, used or expired), 1 the hub could
-not be reached, 64 no token, or a plain http:// hub off this machine without --insecure.
+not be reached, 64 no token, or a plain http:// hub off this machine without --insecure, 78
+fleet.json was written by a newer version that this one cannot read (it is not replaced).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from kiosk.errors import ConfigError
 from kiosk.fleet import identity
 from kiosk.fleet.client import FleetError, HubLimits, enroll
+from kiosk.stateschema import StateSchemaError
 
 REFUSED = 2
 UNREACHABLE = 1
 USAGE = 64
+STATE_TOO_NEW = 78
 
 
 def enroll_command(state_dir: Path, hub: str, token: str, limits: HubLimits | None = None) -> int:
@@ -28,6 +31,9 @@ def enroll_command(state_dir: Path, hub: str, token: str, limits: HubLimits | No
     except ConfigError as e:  # unreadable: the fresh token makes a good one
         print("\n".join(e.problems) + "; enrolling anew", file=sys.stderr)
         current = None
+    except StateSchemaError as e:
+        print(f"{e}; not enrolling over it", file=sys.stderr)
+        return STATE_TOO_NEW
     if current is not None and current.hub == hub:
         print(f"already enrolled with {hub} as booth {current.booth_id} ({path}); token not used")
         return 0

@@ -1,6 +1,8 @@
 """`<state_dir>/fleet.json`: which hub this booth is enrolled with, its id and credential.
 
-Written once by `kiosk enroll`, atomically and 0600 (the credential is a secret).
+Written once by `kiosk enroll`, atomically and 0600 (the credential is a secret). Stamped
+with its schema (kiosk.stateschema, "fleet"); a file a newer version wrote in a way this one
+cannot read raises StateTooNew: the booth runs without its hub, and the file stays as it is.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk import stateschema
 from kiosk.durable import write_atomic
 from kiosk.errors import ConfigError
 
@@ -34,7 +37,8 @@ def path_in(state_dir: Path) -> Path:
 
 
 def load(state_dir: Path) -> Identity | None:
-    """The identity, or None if not enrolled. Raises ConfigError naming the file if bad."""
+    """The identity, or None if not enrolled. Raises ConfigError naming the file if bad, and
+    StateTooNew if a newer version wrote it in a way this one cannot read."""
     path = path_in(state_dir)
     try:
         data = json.loads(path.read_text())
@@ -42,6 +46,8 @@ def load(state_dir: Path) -> Identity | None:
         return None
     except (OSError, ValueError) as e:
         raise ConfigError([f"{path}: unreadable: {e}"]) from e
+    if isinstance(data, dict):
+        stateschema.check("fleet", path, stateschema.json_stamp(data))
     problems = [
         f"{path}: {key}: expected a non-empty string"
         for key in ("hub", "booth_id", "credential")
@@ -54,6 +60,7 @@ def load(state_dir: Path) -> Identity | None:
 
 def save(state_dir: Path, identity: Identity) -> Path:
     path = path_in(state_dir)
-    body = {"hub": identity.hub, "booth_id": identity.booth_id, "credential": identity.credential}
+    fields = {"hub": identity.hub, "booth_id": identity.booth_id, "credential": identity.credential}
+    body = stateschema.stamped("fleet", fields)
     write_atomic(path, json.dumps(body, indent=1).encode() + b"\n", mode=0o600)
     return path

@@ -90,6 +90,12 @@ class EventRecord(_Record):
     # consent: the retired clips' cached paths deleted, and the active set's files dropped
     removed: Annotated[list[Name], Field(max_length=CONSENT_PATHS)] | None = None
     files: Annotated[list[Name], Field(max_length=CONSENT_PATHS)] | None = None
+    # dial (digit, kind: rotary | keypad) and rating (digit or null, changed, answer_ms;
+    # the clip and set, or the live call's source and call_id): docs/dial.md
+    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] | None = None
+    kind: Name | None = None
+    changed: bool | None = None
+    answer_ms: Millis | None = None
 
     @model_validator(mode="after")
     def _small_enough(self) -> Self:

@@ -16,3 +16,7 @@ class BoothStatus:
     last_lift: float | None = None
     audio_ok: bool = False
     hook_ok: bool = False  # the hook pin was read, or an edge seen since start
+    update_state: str = "idle"  # the daemon's own: idle | downloading | staged | failed
+    update_version: str = ""
+    update_reason: str = ""
+    update_at: float = 0.0  # when the daemon's update state last changed (Unix s)

@@ -27,6 +27,7 @@ from kiosk.fleet.client import FleetError, HubClient
 from kiosk.fleet.records import MAX_BATCH_BYTES, EventRecord, fit_event, fit_heartbeat
 from kiosk.fleet.status import BoothStatus
 from kiosk.outbox import Outbox
+from kiosk.update.helper import read_status, update_fields
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,12 @@ class FleetWorker:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        update_status_file: Path | None = None,
     ) -> None:
+        """`update_status_file`: the update helper's status (update.status_file), merged into
+        the heartbeat's update fields; None when the booth follows no releases."""
         self.client = client
+        self.update_status_file = update_status_file
         self.outbox_path = outbox_path
         self.config = config
         self.status = status
@@ -211,8 +216,15 @@ class FleetWorker:
                 "events_dropped": box.dropped(),
                 "queue_len": len(box),
                 "heartbeat_interval": self.config.heartbeat_interval,
+                **self._update_fields(status),
             }
         )
+
+    def _update_fields(self, status: BoothStatus) -> dict[str, str]:
+        if self.update_status_file is None:
+            return {}
+        helper = read_status(self.update_status_file)
+        return {k: v for k, v in update_fields(status, helper).items() if v}
 
     def _beat(self, box: Outbox) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The self-test in the order a technician meets it: card, hook, receiver, lamp, bell,
+"""The self-test in the order a technician meets it: card, hook, dial, receiver, lamp, bell,
 network, storage."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from kiosk.assets import assets_dir
 from kiosk.config import Config
 from kiosk.selftest.console import Console
+from kiosk.selftest.dial import check_dial
 from kiosk.selftest.hook import check_hook
 from kiosk.selftest.outputs import check_bell, check_lamp
 from kiosk.selftest.report import Item, Result, as_text, skipped
@@ -30,6 +31,7 @@ NEEDS_A_PERSON = "needs a person (--unattended)"
 @dataclass(frozen=True)
 class Limits:
     hook_timeout_s: float = 30.0
+    dial_timeout_s: float = 30.0
     http_timeout_s: float = 5.0
     clock_skew_max_s: float = 60.0
     disk_free_min_mb: float = 200.0
@@ -59,8 +61,15 @@ def run_selftest(
     add(card)
     if unattended:
         add(skipped("hook", NEEDS_A_PERSON))
+        add(
+            skipped(
+                "dial",
+                "no dial (dial.kind: none)" if config.dial.kind == "none" else NEEDS_A_PERSON,
+            )
+        )
     else:
         add(check_hook(config.hook, console, limits.hook_timeout_s, pin_factory))
+        add(check_dial(config.dial, console, limits.dial_timeout_s, pin_factory))
     if card.result is Result.FAIL:
         add(skipped("audio_playback", "no audio card"), skipped("audio_heard", "no audio card"))
     else:

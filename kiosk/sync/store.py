@@ -8,17 +8,21 @@ Layout under the state directory:
     sets/<name>-v<version>-r<n>/   the same set version staged again (the first was corrupt)
     sets/current -> <folder>       the active set: `clips.path` points here
     sets/previous -> <folder>      the set before it, kept for rollback
+    sets-schema.json               the layout's schema stamp (kiosk.stateschema, "sets")
 
 A set folder appears under its final name only once it is complete (staged under a dot-name,
 fsynced, renamed), and `current` changes with one rename of a symlink, so a power cut at any
 moment leaves the old set or the new one, never half of either. Nothing here is trusted on
-its name: the updater checks a folder's content (kiosk.sync.verify) before it reuses it.
+its name: the updater checks a folder's content (kiosk.sync.verify) before it reuses it. A
+layout a newer version stamped in a way this one cannot read raises StateTooNew and is left
+untouched (the booth then plays `sets/current` as it is, without syncing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import logging
 import os
 import re
@@ -29,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk import stateschema
 from kiosk.durable import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,15 @@ class StagedClip:
     ext: str
 
 
+def read_stamp(path: Path) -> stateschema.Stamp:
+    """The set store's stamp in `path` (sets-schema.json); none or unreadable: version 1."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = None
+    return stateschema.json_stamp(data if isinstance(data, dict) else {})
+
+
 class SetStore:
     """Owns cache/ and sets/ under `root`. Not thread-safe: one caller at a time."""
 
@@ -56,8 +70,15 @@ class SetStore:
         self.sets = root / "sets"
         # activate() runs on the main loop and collect() on the sync thread.
         self._lock = threading.Lock()
+        schema_file = root / "sets-schema.json"
+        found = read_stamp(schema_file)
+        stateschema.check("sets", schema_file, found)
         for folder in (self.clips, self.partial, self.sets):
             folder.mkdir(parents=True, exist_ok=True)
+        # No layout steps yet (version 1 is today's); a readable newer stamp is kept.
+        if not schema_file.exists() or found.schema < stateschema.current("sets").schema:
+            body = stateschema.stamped("sets", {})
+            write_atomic(schema_file, json.dumps(body).encode() + b"\n")
 
     # -- the cache -----------------------------------------------------------------------
     def clip_path(self, sha256: str, ext: str) -> Path:

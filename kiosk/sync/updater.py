@@ -93,6 +93,7 @@ class Syncer:
         self.download_dir = state_dir / "tuf" / "downloads"
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
         self.download_dir.mkdir(parents=True, exist_ok=True)
+        self.refreshed: Updater | None = None  # this sync's updater, once its refresh passed
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -102,9 +103,11 @@ class Syncer:
         """Refresh and stage. Raises SyncError; never touches the active set."""
         self.fetcher.start_sync()
         before = self.fetcher.bytes
+        self.refreshed = None
         try:
             updater = self._updater()
             updater.refresh()
+            self.refreshed = updater
             retired = self._honour_consent(updater)
             name = self._set_name(updater)
             info = updater.get_targetinfo(set_target(name))
@@ -212,18 +215,8 @@ class Syncer:
             part = self.store.partial_path(clip.sha256)
             # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
             url = f"{base}clips/{clip.sha256}.{clip.sha256}.{clip.ext}"
-            resumed = part.is_file() and part.stat().st_size > 0
-            self.fetcher.download_resumable(url, part, info.length)
-            if not _verified(info, part):
-                part.unlink()
-                if not resumed:
-                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
-                # The bytes kept from an earlier, cut download were bad: fetch it whole, now.
-                log.warning("%s: resumed download did not match; fetching it whole", clip.file)
-                self.fetcher.download_resumable(url, part, info.length)
-                if not _verified(info, part):
-                    part.unlink()
-                    raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
+            if not verify.download_verified(self.fetcher, url, part, info):
+                raise SyncError("error", f"{clip.file}: bytes do not match the signed hash")
             self.quiet()
             self.store.commit_clip(part, clip.sha256, clip.ext)
 
@@ -266,15 +259,6 @@ class Syncer:
             if name != "clipset.yaml":  # read only at a set change; the folder stays active
                 self.store.discard(folder / name)
         return None
-
-
-def _verified(info: TargetFile, path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            info.verify_length_and_hashes(f)
-    except (tuf_errors.LengthOrHashMismatchError, OSError):
-        return False
-    return True
 
 
 class _SparingUpdater(Updater):

@@ -7,9 +7,16 @@ length, so clips are compared by sha256 (bench.sync_verify measures the cost per
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
+from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import TargetFile
+
 from kiosk.content.manifest import SetManifest
+from kiosk.sync.fetcher import Fetcher
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: Path) -> str:
@@ -40,3 +47,35 @@ def bad_files(folder: Path, manifest: SetManifest) -> list[str]:
     except (OSError, UnicodeDecodeError):
         bad.append("clipset.yaml")
     return bad
+
+
+def signed_match(info: TargetFile, path: Path) -> bool:
+    """Whether `path` has the signed length and hashes of `info`."""
+    try:
+        with path.open("rb") as f:
+            info.verify_length_and_hashes(f)
+    except (tuf_errors.LengthOrHashMismatchError, OSError):
+        return False
+    return True
+
+
+def download_verified(fetcher: Fetcher, url: str, part: Path, info: TargetFile) -> bool:
+    """Download `url` into `part` (resuming it with Range) and check it against `info`.
+
+    Bytes kept from an earlier, cut download that turn out bad are dropped and the file is
+    fetched once more, whole. False: the server's bytes do not match (`part` removed).
+    Raises the fetcher's DownloadError family.
+    """
+    resumed = part.is_file() and part.stat().st_size > 0
+    fetcher.download_resumable(url, part, info.length)
+    if signed_match(info, part):
+        return True
+    part.unlink()
+    if not resumed:
+        return False
+    log.warning("%s: resumed download did not match; fetching it whole", info.path)
+    fetcher.download_resumable(url, part, info.length)
+    if signed_match(info, part):
+        return True
+    part.unlink()
+    return False

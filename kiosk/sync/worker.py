@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.events import ConsentPurged, SyncFailed, SyncReady
+from kiosk.events import ConsentPurged, SyncFailed, SyncReady, UpdateProgress
 from kiosk.sync.store import SetStore
 from kiosk.sync.updater import Syncer, SyncError
+from kiosk.update.downloader import ReleaseDownloader
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,14 @@ class SyncWorker:
         post: Callable[[object], None],
         rng: random.Random | None = None,
         overrun_grace_s: float = OVERRUN_GRACE_S,
+        releases: ReleaseDownloader | None = None,
     ) -> None:
+        """`releases`: after each content sync, look for a software release (kiosk.update)."""
         self.syncer = syncer
+        self.releases = releases
+        if releases is not None:
+            releases.quiet = self._wait_on_hook
+            releases.post = post
         self.overrun_grace_s = overrun_grace_s
         self.store = store
         self.interval_s = interval_s
@@ -74,7 +82,25 @@ class SyncWorker:
             delay = self.interval_s + self._rng.uniform(-spread, spread)
 
     def run_once(self) -> None:
-        """One sync; posts SyncReady or SyncFailed. Never raises."""
+        """One sync, then a look for a release; posts SyncReady or SyncFailed, and then
+        UpdateProgress if releases are followed. Never raises."""
+        try:
+            self._sync_content()
+        finally:
+            if self.releases is not None and not self._stop.is_set():
+                self._post(self._update(self.releases))
+
+    def _update(self, releases: ReleaseDownloader) -> UpdateProgress:
+        """The release step: its failures are its own (the content result is already posted)."""
+        updater = self.syncer.refreshed
+        if updater is None:
+            failed = self._failed or SyncError("error", "no metadata")
+            reason = f"signed metadata not refreshed ({failed.state}): {failed.reason}"
+            return UpdateProgress("failed", "", reason, time.time())
+        return releases.run(updater)
+
+    def _sync_content(self) -> None:
+        self._failed: SyncError | None = None
         if self.on_hook.is_set():
             self._collect()
         deadline_s = self.syncer.fetcher.limits.sync_deadline_s
@@ -85,6 +111,7 @@ class SyncWorker:
             result = self.syncer.sync()
         except SyncError as e:
             log.warning("sync %s: %s", e.state, e.reason)
+            self._failed = e
             self._post(SyncFailed(e.state, e.reason))
             return
         except Exception as e:  # a bug must not end the sync thread

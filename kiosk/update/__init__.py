@@ -1,1 +1,2 @@
-"""Booth software updates: staging (the daemon) and applying (the root helper)."""
+"""Booth software updates: the daemon finds, downloads, verifies and stages a release; the root
+helper (kiosk.update.apply) verifies it again and applies it."""

@@ -97,3 +97,21 @@ def test_rename_regroup_revoke(store: FleetStore) -> None:
         "h",
         True,
     )
+
+
+def test_a_rating_stores_changed_in_the_finished_column(store: FleetStore) -> None:
+    booth = store.enroll(store.add_enrollment("g", "b")).booth_id
+    rating = {"event": "rating", "at": 5.0, "t": 1.0, "clip": "a.opus", "set": "s"}
+    yes = {**rating, "digit": "1", "changed": True, "answer_ms": 2300}
+    none = {**rating, "digit": None, "changed": False, "answer_ms": None}
+    dial = {"event": "dial", "at": 5.0, "digit": "#", "kind": "keypad"}
+    stored = store.store_events(booth, [("a" * 32, yes), ("b" * 32, none), ("c" * 32, dial)])
+    assert stored.new == 3 and not stored.rejected
+    rows = store.db.query("SELECT id, event, clip, finished FROM events ORDER BY id")
+    assert rows == [
+        ("a" * 32, "rating", "a.opus", 1),
+        ("b" * 32, "rating", "a.opus", 0),
+        ("c" * 32, "dial", None, None),
+    ]
+    bad = store.store_events(booth, [("d" * 32, {**dial, "digit": "12"})])
+    assert "d" * 32 in bad.rejected

@@ -81,6 +81,7 @@ def test_card_by_name_lists_the_devices_present(
     assert list(items) == [
         "audio_card",
         "hook",
+        "dial",
         "audio_playback",
         "audio_heard",
         "status_led",

@@ -119,6 +119,10 @@ def test_metrics_text(rows: FleetRows, db: Reader) -> None:
         "lifts_total 1",
         'listen_seconds_total{set="lobby",kind="live"} 2',
         'listen_seconds_total{set="we\\"ird\\\\set\\n",kind="clip"} 1.5',
+        'clip_plays_total{set="we\\"ird\\\\set\\n",clip="a.opus"} 1',
+        'clip_finished_total{set="we\\"ird\\\\set\\n",clip="a.opus"} 0',
+        'kiosk_booths_by_version{version="unknown"} 2',  # the booths' software (test_rollout.py)
+        'kiosk_booths_by_update_state{state="unknown"} 2',
     ]
     assert "# TYPE lifts_total counter" in text and "# TYPE booths_online gauge" in text
     rows.play("b2", NOW, "lobby", "a.opus", 500, True)  # only the new rows are read
@@ -144,3 +148,45 @@ def test_admin_sessions_expire_and_log_out() -> None:
     sid2 = sessions.login("secret")
     sessions.logout(sid2)
     assert not sessions.valid(sid2)
+
+
+def _rate(rows: FleetRows, at: float, changed: bool, **about: object) -> None:
+    digit = "1" if changed else None
+    rows.event("b1", "rating", at, digit=digit, changed=changed, **about)
+
+
+def test_changed_my_view_per_clip_and_per_set_beside_listen_through(
+    rows: FleetRows, db: Reader
+) -> None:
+    rows.booth("b1")
+    for finished in (True, True, False):
+        rows.play("b1", NOW, "lobby", "a.opus", 30000, finished)
+    rows.play("b1", NOW, "lobby", "b.opus", 30000, True)
+    rows.play("b1", NOW, "hall", "c.opus", 30000, True)
+    for changed in (True, False):
+        _rate(rows, NOW, changed, set="lobby", clip="a.opus")
+    _rate(rows, NOW, True, set="lobby", clip="b.opus")
+    _rate(rows, NOW - 40 * 86400, True, set="hall", clip="c.opus")  # outside the window
+    _rate(rows, NOW, True, source="hub", call_id="c-1")  # a live call
+    _rate(rows, NOW, False, source="hub", call_id="c-2")
+    since = stats.day_window(NOW, 7)[1]
+    by_clip = {c.clip: c for c in stats.clip_stats(db, since)}
+    a = by_clip["a.opus"]
+    assert (a.plays, a.finished, a.asked, a.changed, a.changed_view) == (3, 2, 2, 1, 0.5)
+    assert (by_clip["b.opus"].asked, by_clip["c.opus"].asked) == (1, 0)
+    sets = [
+        (s.set_name, s.live, s.plays, s.finished, s.asked, s.changed)
+        for s in stats.set_stats(db, since)
+    ]
+    assert sets == [
+        ("hall", False, 1, 1, 0, 0),
+        ("lobby", False, 4, 3, 3, 2),
+        ("", True, 0, 0, 2, 1),
+    ]
+    totals = stats.EventTotals(incremental=isinstance(db, ReadOnlyDatabase))
+    text = metrics.render(db, NOW, totals)
+    assert 'ratings_total{set="lobby",clip="a.opus"} 2' in text
+    assert 'ratings_changed_total{set="lobby",clip="a.opus"} 1' in text
+    assert 'ratings_changed_total{set="",clip=""} 1' in text
+    assert 'clip_finished_total{set="lobby",clip="a.opus"} 2' in text
+    assert "# TYPE ratings_total counter" in text

@@ -17,7 +17,7 @@ import pytest
 
 from kiosk.release.manifest import release_target
 from tests.audio_rig import PulseSink
-from tests.releases import SECOND, ReleaseRepo, release_wheel, stage
+from tests.release_apply import SECOND, ReleaseRepo, release_wheel, stage
 from tests.update_booth import UpdateBooth
 
 pytestmark = [

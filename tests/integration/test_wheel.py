@@ -33,8 +33,11 @@ __all__ = ["target"]  # the installer test's empty system root, a fixture
 RUNTIME_FILES = [
     "kiosk/data/prompts/please-hang-up.ogg",
     "kiosk/data/prompts/self-test.ogg",
+    "kiosk/data/prompts/guide.ogg",
+    "kiosk/data/prompts/rating.ogg",
     "kiosk/data/sample-set/clipset.yaml",
     "kiosk/data/sample-set/maria.ogg",
+    "kiosk/data/state-schemas.json",
     "hub/templates/base.html",
 ]
 

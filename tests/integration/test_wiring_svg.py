@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import HookConfig
+from kiosk.config import DialConfig, HookConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SVG = ROOT / "docs" / "wiring.svg"
@@ -248,9 +248,14 @@ def test_header_labels_match_the_pinout_and_the_code() -> None:
     assert {
         ("hook", 11), ("gnd-hook", 9), ("led", 18), ("gnd-led", 20), ("bell", 16),
         ("gnd-bell", 30), ("i2s-bclk", 12), ("i2s-lrc", 35), ("i2s-din", 40), ("gnd-amp", 39),
-        ("5V", 2), ("5V", 4),
+        ("5V", 2), ("5V", 4), ("dial-r1", 13), ("dial-r2", 15), ("dial-r3", 19),
+        ("dial-r4", 21), ("dial-c1", 23), ("gnd-dial", 25), ("dial-c2", 29), ("dial-c3", 31),
     } == wires_at  # fmt: skip
     assert names[11] == f"GPIO{HookConfig().pin}"
+    dial = DialConfig()  # the strip's terminals are the dial's defaults
+    assert (names[13], names[15]) == (f"GPIO{dial.pulse_pin}", f"GPIO{dial.off_normal_pin}")
+    assert [names[p] for p in (13, 15, 19, 21)] == [f"GPIO{g}" for g in dial.rows]
+    assert [names[p] for p in (23, 29, 31)] == [f"GPIO{g}" for g in dial.columns]
 
 
 def test_wires_end_only_on_pins_of_their_kind() -> None:
@@ -268,7 +273,7 @@ def test_wires_end_only_on_pins_of_their_kind() -> None:
                     assert names[pad.pin].startswith(allowed[wire.kind]), (
                         f"{wire.net} ({wire.kind}) ends on pin {pad.pin} ({names[pad.pin]})"
                     )
-    assert touched == 12
+    assert touched == 20
 
 
 def test_the_drawing_is_what_the_script_makes() -> None:
@@ -293,7 +298,7 @@ def test_chromium_renders_the_drawing(tmp_path: Path) -> None:
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={png}", "--window-size=1200,800", SVG.as_uri(),
+            f"--screenshot={png}", "--window-size=1200,930", SVG.as_uri(),
         ],
         capture_output=True, timeout=120, env=env, check=False, cwd=tmp_path,
     )  # fmt: skip
@@ -304,8 +309,8 @@ def test_chromium_renders_the_drawing(tmp_path: Path) -> None:
     import numpy as np
 
     image = pygame.image.load(str(png))
-    assert image.get_size() == (1200, 800)
-    rgb = np.frombuffer(pygame.image.tobytes(image, "RGB"), dtype=np.uint8).reshape(800, 1200, 3)
+    assert image.get_size() == (1200, 930)
+    rgb = np.frombuffer(pygame.image.tobytes(image, "RGB"), dtype=np.uint8).reshape(930, 1200, 3)
     not_white = np.any(rgb < 245, axis=2).mean()
     assert 0.15 < not_white < 0.8, f"{not_white:.0%} of the screenshot is drawn"
     colours = np.unique(rgb.reshape(-1, 3), axis=0)

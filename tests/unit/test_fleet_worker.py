@@ -123,3 +123,24 @@ def test_an_empty_queue_sleeps_until_events_are_committed(tmp_path: Path) -> Non
         box.close()
     assert idle_passes == 1  # the one at start; then it slept on the event
     assert fleet.uploaded == 6 and fleet.passes == 2  # woken by the commit: one pass
+
+
+def test_heartbeat_carries_the_update_state_and_the_helpers_once_newer(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_events=100)
+    hub = FakeHub()
+    fake: Any = hub
+    status = BoothStatus("lobby", 2, "ok", "", None, True, True, "staged", "2.1.0", "", 100.0)
+    helper = tmp_path / "status.json"
+    fleet = FleetWorker(
+        fake, box.path, FleetConfig(), lambda: status, tmp_path, update_status_file=helper
+    )
+    fleet._beat(box)
+    helper.write_text(
+        '{"state": "rolled_back", "version": "2.1.0", "reason": "no ready", "at": 200}'
+    )
+    fleet._beat(box)
+    first, second = hub.beats
+    assert (first["update_state"], first["update_version"]) == ("staged", "2.1.0")
+    assert "update_reason" not in first
+    assert (second["update_state"], second["update_reason"]) == ("rolled_back", "no ready")
+    box.close()

@@ -160,3 +160,24 @@ def test_a_consent_event_keeps_its_lists_of_paths() -> None:
     too_many = {**fields, "removed": [*removed, "one more"]}
     with pytest.raises(ValidationError):
         EventRecord.model_validate({**too_many, "at": 1.0})
+
+
+def test_dial_and_rating_events_fit_as_the_session_writes_them() -> None:
+    dial = {"event": "dial", "t": 3.0, "digit": "0", "kind": "rotary"}
+    rating = {"event": "rating", "t": 4.0, "digit": None, "changed": False, "answer_ms": None}
+    for fields in (dial, {**rating, "clip": "a.ogg", "set": "s", "title": "T"}):
+        assert fit_event(fields, 1.7e9) == {**fields, "at": 1.7e9}
+    with pytest.raises(ValidationError):
+        EventRecord.model_validate({"event": "rating", "at": 1.0, "changed": "yes"})
+
+
+def test_dial_and_rating_events_travel_the_outbox(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", wall=lambda: 1234.5)
+    box.publish({"event": "dial", "t": 3.0, "digit": "1", "kind": "keypad"})
+    box.publish({"event": "rating", "t": 5.0, "digit": "1", "changed": True, "answer_ms": 900})
+    box.flush()
+    records = [q.record for q in box.batch()]
+    box.close()
+    assert [r["event"] for r in records] == ["dial", "rating"]
+    for record in records:
+        assert EventRecord.model_validate(record).dump() == record

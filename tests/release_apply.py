@@ -1,0 +1,127 @@
+"""Booth software releases for the update tests: real wheels of this project, signed and staged.
+
+`release_wheel` builds a wheel of a copy of this checkout with another version (and, for the
+tests, a visible difference or a fault). `ReleaseRepo` publishes releases into a real signed
+repository (kiosk.content.repository, kiosk.release.manifest targets). `stage` writes exactly
+the files the contract (kiosk.release.manifest) has the daemon write under STATE/update/: it
+stands in for worker 13a's downloader until that is merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kiosk.release.manifest import CHANNELS, Channels, Release, Wheel, release_target
+from tests.content import Publisher
+
+REPO = Path(__file__).resolve().parents[1]
+# READY of a second release carries this line, so a test sees which code answers.
+SECOND = "X_KIOSK_RELEASE=second"
+
+
+def release_wheel(base: Path, version: str, change: str = "") -> Path:
+    """A wheel of this checkout at `version`; change "second" marks READY, "broken" breaks it."""
+    src = base / f"src-{version}"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("kiosk", "hub"):
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    py = src / "pyproject.toml"
+    py.write_text(py.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1))
+    init = src / "kiosk" / "__init__.py"
+    init.write_text(init.read_text().replace('"0.1.0"', f'"{version}"'))
+    if change == "second":
+        notify = src / "kiosk" / "systemd.py"
+        old = 'self._notify(f"READY=1\\nSTATUS={status}")'
+        text = notify.read_text()
+        assert old in text
+        notify.write_text(text.replace(old, old[:-2] + f'\\n{SECOND}")'))
+    elif change == "broken":
+        app = src / "kiosk" / "app.py"
+        app.write_text(app.read_text() + '\nraise RuntimeError("this release is broken")\n')
+    dist = base / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    shutil.rmtree(src)
+    (wheel,) = dist.glob(f"kiosk-{version}-*.whl")
+    return wheel
+
+
+class ReleaseRepo:
+    """An admin's signed repository holding releases (the targets of kiosk.release.manifest)."""
+
+    def __init__(self, base: Path) -> None:
+        self.publisher = Publisher(base)
+        self.repo = self.publisher.repo
+        self.channels = Channels()
+
+    @property
+    def root_json(self) -> Path:
+        return self.publisher.root_json
+
+    def add(self, wheel: Path, channel: str = "stable") -> Release:
+        """Sign a release of `wheel` and put it on `channel`."""
+        data = wheel.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        version = wheel.name.split("-")[1]
+        release = Release(version, (Wheel(wheel.name, sha, len(data)),))
+        chans = dict(self.channels.channels)
+        chans[channel] = version
+        self.channels = Channels(chans, dict(self.channels.groups), self.channels.default)
+        self.sign({release_target(version): release.to_json(), release.wheels[0].target: data})
+        return release
+
+    def pin(self, group: str, version: str) -> None:
+        groups = {**self.channels.groups, group: version}
+        self.channels = Channels(dict(self.channels.channels), groups, self.channels.default)
+        self.sign({})
+
+    def sign(self, files: dict[str, bytes]) -> None:
+        targets = self.repo.new_targets()
+        for path, data in {**files, CHANNELS: self.channels.to_json()}.items():
+            targets.signed.targets[path] = self.repo.add_target_bytes(path, data)
+        targets.sign(self.publisher.keys.signer("targets"))
+        self.repo.publish_targets(targets, self.publisher.online_signers())
+
+    def target_bytes(self, path: str) -> bytes:
+        info = self.repo.targets().signed.targets[path]
+        return self.repo.target_path(info).read_bytes()
+
+
+def stage(repo: ReleaseRepo, state: Path, version: str) -> None:
+    """What the daemon's downloader leaves under STATE/update/ for `version` (the contract)."""
+    update = state / "update"
+    release_bytes = repo.target_bytes(release_target(version))
+    release = json.loads(release_bytes)
+    for w in release["wheels"]:
+        folder = update / "wheels" / w["sha256"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / w["file"]).write_bytes(repo.target_bytes(f"wheels/{w['sha256']}/{w['file']}"))
+    new = update / "staged.new"
+    shutil.rmtree(new, ignore_errors=True)
+    (new / "metadata").mkdir(parents=True)
+    (new / "release.json").write_bytes(release_bytes)
+    (new / "channels.json").write_bytes(repo.target_bytes(CHANNELS))
+    meta = repo.repo.metadata
+    snapshot = repo.repo.timestamp().signed.snapshot_meta.version
+    targets = repo.repo.snapshot().signed.meta["targets.json"].version
+    names = [p.name for p in meta.glob("[0-9]*.root.json")]
+    names += ["timestamp.json", f"{snapshot}.snapshot.json", f"{targets}.targets.json"]
+    for name in names:
+        shutil.copy2(meta / name, new / "metadata" / name)
+    shutil.rmtree(update / "staged", ignore_errors=True)
+    os.replace(new, update / "staged")
+    (update / "request").write_text(json.dumps({"version": version}) + "\n")

@@ -5,7 +5,8 @@ with O_NOFOLLOW (a symlink anywhere on the way is refused), must be a regular fi
 limit, and is copied before it is read. The copied metadata is then checked by python-tuf's
 ngclient from the helper's own trusted metadata (bootstrapped from the root-owned
 /etc/kiosk/root.json and kept in the helper's state folder, so rollback and freeze protection
-hold across runs); release.json, channels.json and every wheel must match the signed targets.
+hold across runs); release.json, channels.json and every wheel of the release that fits this
+Python (kiosk.update.choose, as the daemon chose them) must match the signed targets.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from kiosk.release.manifest import (
     parse_release,
     release_target,
 )
+from kiosk.update.choose import NoWheel, choose
 
 _METADATA = re.compile(r"(\d{1,9}\.(root|snapshot|targets)|timestamp)\.json")
 MAX_RELEASE_BYTES = 1_000_000
@@ -167,7 +169,11 @@ def take(state_dir: Path, work: Path, trusted: Path, root_json: Path, group: str
         release = parse_release((work / "release.json").read_bytes(), "staged release.json")
         target = release_target(release.version)
         _check(updater.get_targetinfo(target), work / "release.json", target)
-        for wheel in release.wheels:
+        try:
+            fitting = choose(release.wheels)  # what the daemon downloaded: fits this Python
+        except NoWheel as e:
+            raise RejectedError(str(e)) from e
+        for wheel in fitting:
             info = updater.get_targetinfo(wheel.target)
             dest = work / "wheels" / wheel.file
             copy_under(state_dir, f"update/wheels/{wheel.sha256}/{wheel.file}", dest, wheel.length)

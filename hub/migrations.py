@@ -66,9 +66,11 @@ def statements(script: str) -> list[str]:
 
 
 def _baseline(cur: Cursor, engine: Engine) -> None:
-    from hub.pgdb import pg_schema  # psycopg is imported only for PostgreSQL
+    script = SCHEMA
+    if engine == "postgresql":
+        from hub.pgdb import pg_schema  # psycopg: only with the hub's postgres extra
 
-    script = pg_schema(SCHEMA) if engine == "postgresql" else SCHEMA
+        script = pg_schema(SCHEMA)
     for sql in statements(script):
         cur.execute(sql)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config import SITE_CONFIG, Config, load_config
+from kiosk.config import SITE_CONFIG, Config, DialConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.eventlog import EventSink, JsonLinesSink, LogSink
 from kiosk.stateschema import StateSchemaError
@@ -246,8 +246,21 @@ def _simulator_config(config: Config, args: argparse.Namespace) -> Config:
     state_dir = str(state) if state is not None else config.state_dir
     dial = config.dial
     if dial.kind == "none":  # the simulator always has a dial: keys 0-9 press a keypad
-        dial = dataclasses.replace(dial, kind="keypad")
+        dial = _stand_in_keypad(config)
     return dataclasses.replace(config, clips=clips, state_dir=state_dir, dial=dial)
+
+
+def _stand_in_keypad(config: Config) -> DialConfig:
+    """A keypad on the default pins, moved off any pin the hook, the lamp or the bell uses."""
+    used = {config.hook.pin, config.status_led.pin, config.bell.pin}
+    dial_rows, dial_columns = config.dial.rows, config.dial.columns
+    free = iter([p for p in range(28) if p not in used and p not in (*dial_rows, *dial_columns)])
+
+    def moved(pins: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(next(free) if p in used else p for p in pins)
+
+    rows, columns = moved(dial_rows), moved(dial_columns)
+    return dataclasses.replace(config.dial, kind="keypad", rows=rows, columns=columns)
 
 
 def _simulate(config: Config, headless: bool, stand_in: bool) -> int:

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.release.manifest import CHANNELS, Channels, Release, Wheel, release_target
@@ -23,6 +24,23 @@ from tests.content import Publisher
 REPO = Path(__file__).resolve().parents[1]
 # READY of a second release carries this line, so a test sees which code answers.
 SECOND = "X_KIOSK_RELEASE=second"
+
+
+@dataclass(frozen=True)
+class ApplyWheels:
+    """The helper tests' releases: v1, v2 (READY says SECOND) and a v3 that raises at import."""
+
+    v1: Path
+    v2: Path
+    broken: Path
+
+    @classmethod
+    def build(cls, base: Path) -> ApplyWheels:
+        return cls(
+            release_wheel(base, "0.1.0"),
+            release_wheel(base, "0.2.0", "second"),
+            release_wheel(base, "0.3.0", "broken"),
+        )
 
 
 def release_wheel(base: Path, version: str, change: str = "") -> Path:

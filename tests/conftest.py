@@ -93,6 +93,6 @@ def release_wheels(tmp_path_factory: pytest.TempPathFactory) -> WheelFactory:
 
 
 @pytest.fixture(scope="session")
-def apply_wheels(tmp_path_factory: pytest.TempPathFactory) -> ApplyWheels:
+def apply_wheels(release_wheels: WheelFactory) -> ApplyWheels:
     """v1, v2 and a broken v3 of this project (tests.release_apply), built once per session."""
-    return ApplyWheels.build(tmp_path_factory.mktemp("apply-wheels"))
+    return ApplyWheels.build(release_wheels)

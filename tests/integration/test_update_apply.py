@@ -16,7 +16,8 @@ import pytest
 
 from kiosk.release.manifest import release_target
 from tests.audio_rig import PulseSink
-from tests.release_apply import SECOND, ApplyWheels, ReleaseRepo, stage
+from tests.release_apply import ApplyWheels, ReleaseRepo, stage
+from tests.releases import SECOND
 from tests.update_booth import UpdateBooth
 
 pytestmark = [

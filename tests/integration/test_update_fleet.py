@@ -22,7 +22,8 @@ from kiosk.update.staging import UpdateDir
 from tests.audio_rig import PulseSink
 from tests.hubproc import HubProcess
 from tests.live_hub_rig import enroll_into
-from tests.release_apply import SECOND, ApplyWheels
+from tests.release_apply import ApplyWheels
+from tests.releases import SECOND
 from tests.update_booth import UpdateBooth
 
 pytestmark = [

@@ -25,7 +25,8 @@ from typing import Any
 
 from bench.common import BenchError, run_main
 from tests.audio_rig import PulseSink
-from tests.release_apply import ReleaseRepo, release_wheel, stage
+from tests.release_apply import ReleaseRepo, stage
+from tests.releases import WheelFactory
 from tests.update_booth import UpdateBooth
 
 
@@ -33,7 +34,8 @@ def measure(tmp: Path, switches: int) -> dict[str, Any]:
     if os.geteuid() != 0:
         raise BenchError("run as root: scripts/install.sh lays out the booth")
     print("building the wheels of 0.1.0 and 0.2.0 ...", file=sys.stderr)
-    v1, v2 = release_wheel(tmp, "0.1.0"), release_wheel(tmp, "0.2.0", "second")
+    wheels = WheelFactory(tmp)
+    v1, v2 = wheels.project("0.1.0"), wheels.project("0.2.0", "second")
     repo = ReleaseRepo(tmp / "admin")
     repo.add(v1)
     repo.add(v2)

@@ -84,10 +84,13 @@ class UpdateConfig:
     enabled: bool = True
     status_file: str = "/var/lib/kiosk-update/status.json"  # the helper's, read-only here
     hook_file: str = "/run/kiosk/hook"  # "on" or "off", for the helper
-    # The helper's health gate (docs/updates-apply.md): a new version must send READY within
+    # The helper's health gate (docs/updates.md): a new version must send READY within
     # ready_timeout_s, then run probation_s without a restart, or it is rolled back.
     ready_timeout_s: float = field(default=60.0, metadata=limits(1, 3600))
     probation_s: float = field(default=120.0, metadata=limits(0, 86400))
+    # The longest the helper waits for the handset on the hook before it switches; then it
+    # reports `staged` and ends, and the daemon requests again at a sync while on the hook.
+    switch_wait_s: float = field(default=600.0, metadata=limits(1, 86400))
 
 
 def _sip_word(value: str) -> str | None:

@@ -15,6 +15,7 @@ from tests.content import Publisher, close_syncers
 from tests.hubproc import HubProcess, init_hub_data
 from tests.nginx import Nginx
 from tests.postgres import Postgres
+from tests.release_apply import ApplyWheels
 from tests.releases import WheelFactory
 
 
@@ -89,3 +90,9 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 def release_wheels(tmp_path_factory: pytest.TempPathFactory) -> WheelFactory:
     """Real project wheels at any version (`.project("2.0.0")`), built once per session."""
     return WheelFactory(tmp_path_factory.mktemp("release-wheels"))
+
+
+@pytest.fixture(scope="session")
+def apply_wheels(release_wheels: WheelFactory) -> ApplyWheels:
+    """v1, v2 and a broken v3 of this project (tests.release_apply), built once per session."""
+    return ApplyWheels.build(release_wheels)

@@ -1,10 +1,11 @@
 """Booth software releases for the update tests: real wheels of this project, signed and staged.
 
-`release_wheel` builds a wheel of a copy of this checkout with another version (and, for the
-tests, a visible difference or a fault). `ReleaseRepo` publishes releases into a real signed
+`ApplyWheels` names the three releases the helper tests use (built by tests.releases.WheelFactory,
+with a visible difference or a fault). `ReleaseRepo` publishes releases into a real signed
 repository (kiosk.content.repository, kiosk.release.manifest targets). `stage` writes exactly
-the files the contract (kiosk.release.manifest) has the daemon write under STATE/update/: it
-stands in for worker 13a's downloader until that is merged.
+the files the contract (kiosk.release.manifest) has the daemon write under STATE/update/, so
+the helper's tests can stage by hand what tests/integration/test_update_fleet.py has the real
+downloader stage.
 """
 
 from __future__ import annotations
@@ -13,51 +14,29 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.release.manifest import CHANNELS, Channels, Release, Wheel, release_target
 from tests.content import Publisher
-
-REPO = Path(__file__).resolve().parents[1]
-# READY of a second release carries this line, so a test sees which code answers.
-SECOND = "X_KIOSK_RELEASE=second"
+from tests.releases import WheelFactory
 
 
-def release_wheel(base: Path, version: str, change: str = "") -> Path:
-    """A wheel of this checkout at `version`; change "second" marks READY, "broken" breaks it."""
-    src = base / f"src-{version}"
-    shutil.rmtree(src, ignore_errors=True)
-    src.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("kiosk", "hub"):
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
-    py = src / "pyproject.toml"
-    py.write_text(py.read_text().replace('version = "0.1.0"', f'version = "{version}"', 1))
-    init = src / "kiosk" / "__init__.py"
-    init.write_text(init.read_text().replace('"0.1.0"', f'"{version}"'))
-    if change == "second":
-        notify = src / "kiosk" / "systemd.py"
-        old = 'self._notify(f"READY=1\\nSTATUS={status}")'
-        text = notify.read_text()
-        assert old in text
-        notify.write_text(text.replace(old, old[:-2] + f'\\n{SECOND}")'))
-    elif change == "broken":
-        app = src / "kiosk" / "app.py"
-        app.write_text(app.read_text() + '\nraise RuntimeError("this release is broken")\n')
-    dist = base / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    shutil.rmtree(src)
-    (wheel,) = dist.glob(f"kiosk-{version}-*.whl")
-    return wheel
+@dataclass(frozen=True)
+class ApplyWheels:
+    """The helper tests' releases: v1, v2 (READY says SECOND) and a v3 that raises at import."""
+
+    v1: Path
+    v2: Path
+    broken: Path
+
+    @classmethod
+    def build(cls, wheels: WheelFactory) -> ApplyWheels:
+        return cls(
+            wheels.project("0.1.0"),
+            wheels.project("0.2.0", "second"),
+            wheels.project("0.3.0", "broken"),
+        )
 
 
 class ReleaseRepo:

@@ -1,7 +1,8 @@
 """Real booth releases for tests: the project's wheel at any version, and tiny dependency wheels.
 
-`WheelFactory.project(version)` copies this checkout, sets `version` in pyproject.toml and runs
-`pip wheel --no-deps` (cached per version for the session: the `release_wheels` fixture in
+`WheelFactory.project(version, change)` copies this checkout, sets `version` in pyproject.toml
+(with `change`, a visible difference or a fault) and runs `pip wheel --no-deps` (cached per
+version for the session: the `release_wheels` fixture in
 tests/conftest.py). `tiny_wheel()` writes a small valid pure-Python wheel, a stand-in
 dependency; `wheelhouse()` puts a project wheel and such dependencies in one folder.
 """
@@ -26,6 +27,23 @@ from kiosk.update.downloader import ReleaseDownloader, UpdateSource
 from kiosk.update.staging import UpdateDir
 
 REPO = Path(__file__).resolve().parents[1]
+# READY of a release built with change="second" carries this line: a test sees which code answers.
+SECOND = "X_KIOSK_RELEASE=second"
+
+
+def _change(src: Path, change: str) -> None:
+    """The visible difference ("second") or the fault ("broken") of a test release."""
+    if change == "second":
+        notify = src / "kiosk" / "systemd.py"
+        old = 'self._notify(f"READY=1\\nSTATUS={status}")'
+        text = notify.read_text()
+        assert old in text
+        notify.write_text(text.replace(old, old[:-2] + f'\\n{SECOND}")'))
+    elif change == "broken":
+        app = src / "kiosk" / "app.py"
+        app.write_text(app.read_text() + '\nraise RuntimeError("this release is broken")\n')
+    elif change:
+        raise ValueError(f"no test release change {change!r}")
 
 
 class WheelFactory:
@@ -35,11 +53,13 @@ class WheelFactory:
         self.base = base
         self._built: dict[str, Path] = {}
 
-    def project(self, version: str) -> Path:
-        """kiosk-<version>-py3-none-any.whl, built from a copy of this checkout."""
-        if version in self._built:
-            return self._built[version]
-        src = self.base / f"src-{version}"
+    def project(self, version: str, change: str = "") -> Path:
+        """kiosk-<version>-py3-none-any.whl, built from a copy of this checkout; `change`
+        "second" makes READY carry SECOND, "broken" makes kiosk.app raise at import."""
+        key = f"{version}{'-' + change if change else ''}"
+        if key in self._built:
+            return self._built[key]
+        src = self.base / f"src-{key}"
         if src.exists():
             shutil.rmtree(src)
         files = subprocess.run(
@@ -62,10 +82,11 @@ class WheelFactory:
             if (REPO / name).is_file():
                 (src / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / name, src / name)
+        _change(src, change)
         pyproject = src / "pyproject.toml"
         text = re.sub(r'(?m)^version = ".*"$', f'version = "{version}"', pyproject.read_text())
         pyproject.write_text(text)
-        out = self.base / f"dist-{version}"
+        out = self.base / f"dist-{key}"
         subprocess.run(
             [
                 sys.executable,
@@ -83,7 +104,8 @@ class WheelFactory:
             timeout=300,
         )
         (wheel,) = out.glob(f"kiosk-{version}-*.whl")
-        self._built[version] = wheel
+        self._built[key] = wheel
+        shutil.rmtree(src)
         return wheel
 
     def wheelhouse(self, version: str, deps: dict[str, str], name: str = "") -> Path:

@@ -63,6 +63,7 @@ class UpdateBooth:
         self.sup_state = base / "supervisor.json"
         self.env = {**env, "GPIOZERO_PIN_FACTORY": "mock"}
         self.supervisor: subprocess.Popen[bytes] | None = None
+        self.booth_id = ""  # once a test enrolls it at a hub (tests.live_hub_rig.enroll_into)
 
     def start(self) -> None:
         """The daemon from /opt/kiosk/current under the supervisor, until READY."""

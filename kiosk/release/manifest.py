@@ -13,6 +13,9 @@ nothing here and verifies everything against its own root-owned trusted metadata
     STATE/update/wheels/<sha256>/<file>   downloaded wheels (the cache; resumable `.part` files)
     STATE/update/staged/                  a complete staged release, renamed into place last:
         release.json                      the release target's bytes
+        channels.json                     the verified bytes of releases/channels.json: the
+                                          helper honours a group's pin to an older version
+                                          only with it (anti-rollback otherwise)
         metadata/<N>.root.json            every root version 1..N, then timestamp.json,
         metadata/timestamp.json           <N>.snapshot.json and <N>.targets.json: the signed
         metadata/<N>.snapshot.json        metadata the daemon verified, for the helper to verify
@@ -24,10 +27,13 @@ nothing here and verifies everything against its own root-owned trusted metadata
 The root helper's status, root-owned, readable by the daemon (update.status_file, default
 /var/lib/kiosk-update/status.json), written atomically:
 
-    {"state": "idle|applying|probation|rolled_back|failed", "version": "<release concerned>",
+    {"state": "idle|applying|staged|probation|rolled_back|failed", "version": "<release concerned>",
      "running": "<version /opt/kiosk/current points at>", "reason": "<why, for rolled_back or
      failed>", "bad": ["<versions rolled back on this booth: never retried automatically>"],
      "at": <unix time>}
+
+`staged` from the helper: the venv is built but the handset stayed lifted for
+update.switch_wait_s; the daemon writes `request` again at a sync while on the hook.
 
 The daemon reports `downloading` and `staged` itself and the helper's state once the helper has
 taken the request; the heartbeat carries `version`, `update_state`, `update_version` and

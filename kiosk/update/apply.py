@@ -4,7 +4,9 @@
     take      copy the daemon's staged release into STATE_DIR/incoming and verify it (intake)
     decide    newer than the running version, or exactly the group's signed pin; not in `bad`
     build     /opt/kiosk/venvs/<version>, offline, renamed into place when complete
-    switch    only while the hook file says "on": journal, flip /opt/kiosk/current, restart
+    switch    only while the hook file says "on": journal, flip /opt/kiosk/current, restart;
+              if it does not within update.switch_wait_s, report `staged` and end the run
+              (the venv stays built; the daemon requests again while on the hook)
     gate      READY=1 within update.ready_timeout_s, then no restart for update.probation_s
     conclude  keep the previous venv and remove older ones; or flip back, restart the previous
               version and add the new one to `bad` (never retried unless the group pins it)
@@ -34,6 +36,7 @@ from packaging.version import Version
 from kiosk.config import Config, load_config
 from kiosk.durable import write_atomic
 from kiosk.errors import ConfigError, KioskError
+from kiosk.update.choose import fits_python
 from kiosk.update.intake import RejectedError, open_under, take
 from kiosk.update.supervisor import (
     FileSupervisor,
@@ -195,7 +198,9 @@ class Helper:
             reason = f"{version} was rolled back on this booth: not retried unless pinned"
         elif running and Version(version) <= Version(running) and not pinned:
             reason = f"{version} is not newer than {running} and the group does not pin it"
-        elif verified.release.python != python:
+        elif not fits_python(
+            verified.release.python, (sys.version_info.major, sys.version_info.minor)
+        ):
             reason = f"{version} is built for Python {verified.release.python}, not {python}"
         elif version == running:
             self.report("idle", version)
@@ -211,7 +216,8 @@ class Helper:
                 self.layout.clean()
                 self.report("failed", version, f"cannot build the venv: {e}")
                 return 1
-        self.wait_on_hook()
+        if not self.wait_on_hook():
+            return self.postpone(version)
         self.write_journal("switching", version, running)
         self.layout.flip(version)
         self.checkpoint("flipped")
@@ -234,19 +240,35 @@ class Helper:
             self.gate(version, previous)
         return True
 
-    def wait_on_hook(self) -> None:
-        """Return once the hook file says "on" (the handset is on the hook)."""
+    def wait_on_hook(self) -> bool:
+        """True once the hook file says "on" (the handset is on the hook); False if it did not
+        within update.switch_wait_s."""
         hook = Path(self.config.update.hook_file)
+        end = self.monotonic() + self.config.update.switch_wait_s
         while True:
             try:
                 if hook.read_text() == "on\n":
-                    return
+                    return True
             except OSError:
                 pass
+            if self.monotonic() >= end:
+                return False
             self.sleep(0.5)
 
+    def postpone(self, version: str) -> int:
+        """The handset stayed lifted: report `staged` and end the run; what is built (the venv,
+        a journal past the flip) stays. The daemon requests again while on the hook."""
+        wait = self.config.update.switch_wait_s
+        reason = (
+            f"the handset was off the hook for {wait:g} s (update.switch_wait_s): "
+            "the switch waits for the next run"
+        )
+        self.report("staged", version, reason)
+        return 0
+
     def switch(self, version: str, previous: str) -> int:
-        self.wait_on_hook()
+        if not self.wait_on_hook():
+            return self.postpone(version)  # the journal says switching: the next run resumes
         try:
             self.supervisor.restart()
         except SupervisorError as e:

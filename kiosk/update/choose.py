@@ -14,6 +14,12 @@ class NoWheel(ValueError):
     """A distribution of the release has no wheel for this interpreter."""
 
 
+def fits_python(release_python: str, running: tuple[int, int]) -> bool:
+    """A release's `python` ("3.11"; "3" when all its wheels are pure) fits this interpreter."""
+    major, minor = running
+    return release_python in (f"{major}.{minor}", str(major))
+
+
 def choose(wheels: Sequence[Wheel], tags: Iterable[Tag] | None = None) -> list[Wheel]:
     """The most specific compatible wheel of each distribution (packaging's tag order).
 

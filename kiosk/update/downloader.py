@@ -98,7 +98,8 @@ class ReleaseDownloader:
             info = updater.get_targetinfo(CHANNELS)
             if info is None:
                 return self._progress("idle")
-            channels = parse_channels(self._target_bytes(updater, info), CHANNELS)
+            channels_json = self._target_bytes(updater, info)
+            channels = parse_channels(channels_json, CHANNELS)
             want, pinned = channels.wanted(self.source.group)
             if want is None:
                 return self._progress("idle")
@@ -107,7 +108,7 @@ class ReleaseDownloader:
             if skip is not None:
                 return skip
             self.fetcher.start_sync()  # a budget of its own: the clip sync may have used one
-            return self._fetch_and_stage(updater, want)
+            return self._fetch_and_stage(updater, want, channels_json)
         except (UpdateFailed, SyncError) as e:  # SyncError: quiet() says we are stopping
             reason = e.reason
         except tuf_errors.SlowRetrievalError as e:
@@ -145,12 +146,20 @@ class ReleaseDownloader:
             reason = f"{want} was rolled back on this booth: not retried"
             return self._progress("idle", want, reason)
         if self.dir.staged_version() == want:
+            if helper is not None and helper.state == "staged" and helper.version == want:
+                # The helper gave up waiting for the handset (update.switch_wait_s): ask again,
+                # now that it is on the hook.
+                self.quiet()
+                self.dir.write_request(want)
+                log.info("update: %s requested again (the helper waited for the hook)", want)
             return self._progress("staged", want)
         if helper is not None and helper.version == want and helper.state in TAKEN:
             return self._progress("staged", want)  # the helper has it (it may move the request)
         return None
 
-    def _fetch_and_stage(self, updater: Updater, version: str) -> UpdateProgress:
+    def _fetch_and_stage(
+        self, updater: Updater, version: str, channels_json: bytes
+    ) -> UpdateProgress:
         info = updater.get_targetinfo(release_target(version))
         if info is None:
             raise UpdateFailed(f"{release_target(version)}: not a signed target")
@@ -170,7 +179,7 @@ class ReleaseDownloader:
                 self._download(wheel, winfo)
         metadata = self._metadata()
         self.quiet()
-        self.dir.stage(version, release_json, metadata)
+        self.dir.stage(version, release_json, metadata, channels_json)
         keep = {w.sha256 for w in wheels} | self._running_wheels(updater)
         removed = self.dir.collect(keep)
         if removed:

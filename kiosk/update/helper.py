@@ -14,7 +14,7 @@ from pathlib import Path
 from kiosk.fleet.status import BoothStatus
 
 log = logging.getLogger(__name__)
-HELPER_STATES = ("idle", "applying", "probation", "rolled_back", "failed")
+HELPER_STATES = ("idle", "applying", "staged", "probation", "rolled_back", "failed")
 
 
 @dataclass(frozen=True)

@@ -81,13 +81,24 @@ class UpdateDir:
             return None
         return str(requested) if requested == staged else None
 
-    def stage(self, version: str, release_json: bytes, metadata: dict[str, bytes]) -> None:
-        """Build `staged/` whole beside it, rename it into place, then write `request`."""
+    def stage(
+        self,
+        version: str,
+        release_json: bytes,
+        metadata: dict[str, bytes],
+        channels_json: bytes | None = None,
+    ) -> None:
+        """Build `staged/` whole beside it, rename it into place, then write `request`.
+
+        `channels_json` (the verified bytes of `releases/channels.json`) lets the helper honour
+        a group's pin to an older version; without it the helper takes only newer versions."""
         make_dir(self.root)
         for leftover in (self._building, self._old):
             shutil.rmtree(leftover, ignore_errors=True)
         make_dir(self._building / "metadata")
         write_file(self._building / "release.json", release_json)
+        if channels_json is not None:
+            write_file(self._building / "channels.json", channels_json)
         for name, data in metadata.items():
             write_file(self._building / "metadata" / name, data)
         fsync_dir(self._building / "metadata")
@@ -97,6 +108,10 @@ class UpdateDir:
         os.replace(self._building, self.staged)
         fsync_dir(self.root)
         shutil.rmtree(self._old, ignore_errors=True)
+        self.write_request(version)
+
+    def write_request(self, version: str) -> None:
+        """`request` (atomic, 0644): kiosk-update.path starts the helper on each write."""
         request = json.dumps({"version": version}, sort_keys=True).encode() + b"\n"
         write_atomic(self.request, request, FILE_MODE)
 

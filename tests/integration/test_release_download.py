@@ -107,6 +107,8 @@ def test_release_then_sync_stages_the_release_with_exact_files(world: World) -> 
     assert (staged / "release.json").read_bytes() == world.target_file(
         release_target("2.1.0")
     ).read_bytes()
+    # The signed channels, for the helper to honour a pin (kiosk.release.manifest).
+    assert (staged / "channels.json").read_bytes() == world.target_file(CHANNELS).read_bytes()
     rel = parse_release((staged / "release.json").read_bytes(), "release.json")
     assert rel.version == "2.1.0" and rel.python == "3.11" and "linux_armv7l" in rel.platforms
     snapshot = repo.timestamp().signed.snapshot_meta.version
@@ -426,3 +428,27 @@ def test_a_release_the_helper_has_taken_is_not_staged_again(world: World) -> Non
     booth.run()
     assert booth.last_update().state == "staged"
     assert not booth.dir.request.exists() and booth.dir.staged.stat().st_mtime_ns == staged_at
+
+
+def test_a_release_the_helper_postponed_is_requested_again_on_the_hook(world: World) -> None:
+    """The helper said `staged` (the handset stayed lifted past update.switch_wait_s): the next
+    sync, once on the hook, writes `request` again (the path unit's trigger), downloads nothing."""
+    world.release(world.house("2.1.0"))
+    booth = world.booth()
+    booth.run()
+    before = wheel_requests(world.nginx)
+    inode = booth.dir.request.stat().st_ino
+    booth.status_file.write_text(
+        json.dumps({"state": "staged", "version": "2.1.0", "reason": "lifted", "at": 1})
+    )
+    booth.worker.on_hook.clear()  # lifted: the sync waits for the hook before it writes
+    runner = threading.Thread(target=booth.run)
+    runner.start()
+    time.sleep(0.3)
+    assert booth.dir.request.stat().st_ino == inode
+    booth.worker.on_hook.set()
+    runner.join(30)
+    assert booth.last_update().state == "staged"
+    assert booth.dir.request.stat().st_ino != inode  # rewritten: renamed over the old one
+    assert json.loads(booth.dir.request.read_bytes()) == {"version": "2.1.0"}
+    assert wheel_requests(world.nginx) == before

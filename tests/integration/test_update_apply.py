@@ -10,14 +10,14 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kiosk.release.manifest import release_target
 from tests.audio_rig import PulseSink
-from tests.release_apply import SECOND, ReleaseRepo, release_wheel, stage
+from tests.release_apply import ApplyWheels, ReleaseRepo, stage
+from tests.releases import SECOND
 from tests.update_booth import UpdateBooth
 
 pytestmark = [
@@ -30,25 +30,13 @@ pytestmark = [
 ]
 
 
-@dataclass(frozen=True)
-class Wheels:
-    v1: Path
-    v2: Path
-    broken: Path
-
-
-@pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
-    base = tmp_path_factory.mktemp("release-wheels")
-    return Wheels(
-        release_wheel(base, "0.1.0"),
-        release_wheel(base, "0.2.0", "second"),
-        release_wheel(base, "0.3.0", "broken"),
-    )
+@pytest.fixture
+def wheels(apply_wheels: ApplyWheels) -> ApplyWheels:
+    return apply_wheels
 
 
 @pytest.fixture
-def repo(tmp_path: Path, wheels: Wheels) -> ReleaseRepo:
+def repo(tmp_path: Path, wheels: ApplyWheels) -> ReleaseRepo:
     repo = ReleaseRepo(tmp_path / "admin")
     repo.add(wheels.v1)
     return repo
@@ -56,7 +44,7 @@ def repo(tmp_path: Path, wheels: Wheels) -> ReleaseRepo:
 
 @pytest.fixture
 def booth(
-    tmp_path: Path, wheels: Wheels, repo: ReleaseRepo, pulse: PulseSink
+    tmp_path: Path, wheels: ApplyWheels, repo: ReleaseRepo, pulse: PulseSink
 ) -> Iterator[UpdateBooth]:
     booth = UpdateBooth(tmp_path / "booth", wheels.v1, repo.root_json, pulse.env)
     try:
@@ -66,7 +54,7 @@ def booth(
 
 
 def test_v1_to_v2_waits_for_the_hook_then_a_broken_v3_is_rolled_back_for_good(
-    booth: UpdateBooth, repo: ReleaseRepo, wheels: Wheels
+    booth: UpdateBooth, repo: ReleaseRepo, wheels: ApplyWheels
 ) -> None:
     assert booth.running() == "venvs/0.1.0"
     booth.start()
@@ -127,7 +115,7 @@ ATTACKS = ["altered wheel", "altered release", "wrong key", "older", "symlink", 
 
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_the_kiosk_users_files_cannot_install_what_the_metadata_does_not_sign(
-    tmp_path: Path, wheels: Wheels, attack: str, pulse: PulseSink
+    tmp_path: Path, wheels: ApplyWheels, attack: str, pulse: PulseSink
 ) -> None:
     repo = ReleaseRepo(tmp_path / "admin")
     repo.add(wheels.v1)
@@ -177,7 +165,7 @@ def kill_points() -> int:
 
 
 def test_a_sigkill_anywhere_in_build_and_switch_leaves_a_complete_venv_and_the_next_run_concludes(
-    booth: UpdateBooth, repo: ReleaseRepo, wheels: Wheels, tmp_path: Path
+    booth: UpdateBooth, repo: ReleaseRepo, wheels: ApplyWheels, tmp_path: Path
 ) -> None:
     """SIGKILL at every checkpoint of a run, then at moments spread over a run (inside pip).
 

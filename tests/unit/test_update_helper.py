@@ -133,3 +133,28 @@ def test_a_run_resumes_what_a_killed_run_left(
     assert helper.resume(helper.journal() or {}) is concluded
     assert supervisor.restarts == restarts and helper.layout.running() == running
     assert not helper.journal_file.exists()
+
+
+def test_a_handset_left_lifted_postpones_the_switch_and_the_next_run_resumes(
+    tmp_path: Path,
+) -> None:
+    """Past update.switch_wait_s the helper ends the run with `staged` (it never hangs); the
+    journal and the built venv stay, and the next run (the daemon's next request) switches."""
+    clock = Clock()
+    supervisor = FakeSupervisor()
+    helper = make(tmp_path, supervisor, clock)
+    (tmp_path / "hook").write_text("off\n")
+    helper.layout.flip("2.0")
+    helper.write_journal("switching", "2.0", "1.0")
+    assert helper.run() == 0
+    got = status(helper)
+    assert got["state"] == "staged" and got["version"] == "2.0", got
+    assert "update.switch_wait_s" in str(got["reason"])
+    assert clock.t >= 600 and supervisor.restarts == 0
+    assert helper.journal() == {"phase": "switching", "version": "2.0", "previous": "1.0"}
+    assert helper.layout.has("2.0") and helper.layout.has("1.0")
+
+    (tmp_path / "hook").write_text("on\n")
+    assert helper.run() == 0
+    assert supervisor.restarts == 1 and status(helper)["state"] == "idle"
+    assert helper.layout.running() == "2.0" and not helper.journal_file.exists()

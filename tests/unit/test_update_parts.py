@@ -16,7 +16,7 @@ from kiosk.config import parse_config
 from kiosk.errors import ConfigError
 from kiosk.fleet.status import BoothStatus
 from kiosk.release.manifest import Wheel
-from kiosk.update.choose import NoWheel, choose
+from kiosk.update.choose import NoWheel, choose, fits_python
 from kiosk.update.helper import HelperStatus, read_status, update_fields
 from kiosk.update.hookfile import HookFile
 
@@ -49,6 +49,12 @@ def test_the_most_specific_wheel_of_each_distribution() -> None:
 def test_a_distribution_without_a_fitting_wheel_is_named() -> None:
     with pytest.raises(NoWheel, match="pydantic-core: no wheel"):
         choose([wheel("pydantic_core-2.1-cp311-cp311-linux_armv7l.whl")], AARCH64)
+
+
+def test_a_release_of_pure_wheels_fits_any_python_3() -> None:
+    # kiosk-admin release says "3" when every wheel is pure (py3-none-any).
+    assert fits_python("3", (3, 11)) and fits_python("3.11", (3, 11))
+    assert not fits_python("3.12", (3, 11)) and not fits_python("2", (3, 11))
 
 
 def status(state: str, at: float) -> BoothStatus:

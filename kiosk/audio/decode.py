@@ -53,7 +53,8 @@ def decode(path: Path, rate: int, max_seconds: float, edge_ms: float = 3.0) -> S
 def compact(samples: Samples) -> Samples:
     """`samples` (float32 in [-1, 1]) as int16, half the memory, for sounds kept all the time
     (the prompts); the mixer plays both kinds (INT16_SCALE)."""
-    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    out: Samples = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return out
 
 
 INT16_SCALE = 1.0 / 32767.0  # int16 samples back to float

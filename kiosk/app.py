@@ -52,7 +52,7 @@ from kiosk.events import (
     Tick,
     UpdateProgress,
 )
-from kiosk.fleet.records import CONSENT_PATHS
+from kiosk.fleet.fit import CONSENT_PATHS
 from kiosk.fleet.status import BoothStatus
 from kiosk.hook import Debouncer, HookSwitch
 from kiosk.lamp import StatusLamp, look_for
@@ -372,7 +372,7 @@ class Booth:
             case ConsentPurged(removed=removed, active_files=files):
                 for file in files:
                     self.library.exclude(file)
-                n = CONSENT_PATHS  # one record stays small (kiosk.fleet.records)
+                n = CONSENT_PATHS  # one record stays small (kiosk.fleet.fit)
                 for i in range(0, max(len(removed), len(files), 1), n):
                     part = {"removed": list(removed[i : i + n]), "files": list(files[i : i + n])}
                     self._report({"event": "consent", "t": now, **part})

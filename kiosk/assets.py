@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from kiosk.audio.decode import decode
+from kiosk.audio.decode import compact, decode
 from kiosk.errors import ConfigError, DecodeError
 from kiosk.events import Sound, SoundKind
 
@@ -34,12 +34,13 @@ def sample_set(configured: str = "") -> Path:
 
 
 def load_prompts(folder: Path, rate: int) -> dict[SoundKind, Sound]:
-    """Decode every bundled prompt; a missing one is an installation error."""
+    """Decode every bundled prompt, kept as int16 (`compact`: half the memory of float32);
+    a missing one is an installation error."""
     sounds: dict[SoundKind, Sound] = {}
     problems = []
     for kind, name in PROMPTS.items():
         try:
-            samples = decode(folder / "prompts" / name, rate, max_seconds=30)
+            samples = compact(decode(folder / "prompts" / name, rate, max_seconds=30))
         except DecodeError as e:
             problems.append(f"assets_dir: bundled prompt {e}")
             continue

@@ -45,8 +45,9 @@ class AudioConfig:
     gain_db: float = field(default=0.0, metadata=limits(-60, GAIN_CEILING_DB))
     rate: int = field(default=48000, metadata=limits(8000, 192000))
     channels: int = field(default=1, metadata=limits(1, 8))
-    block_ms: float = field(default=5.0, metadata=limits(1, 50))
-    latency_ms: float = field(default=15.0, metadata=limits(1, 500))
+    # 2.5 ms blocks and a 7.5 ms buffer: hang-up -> silence p95 under 20 ms (docs/benchmarks.md)
+    block_ms: float = field(default=2.5, metadata=limits(1, 50))
+    latency_ms: float = field(default=7.5, metadata=limits(1, 500))
     fade_ms: float = field(default=5.0, metadata=limits(5, 10))
     retry_max_s: float = field(default=30.0, metadata=limits(1, 600))
     # Close the stream after this long on the hook in silence (a lift opens it); 0 = never.

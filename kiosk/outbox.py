@@ -6,7 +6,8 @@ survives a killed process; with `synchronous=NORMAL` a power cut can lose at mos
 commits, never the file. Each event carries a client-made id so the hub can store it once.
 The queue is bounded: past `max_events` the oldest are dropped and counted. Each record gets
 `at`, the booth's wall clock (Unix s) when it entered the queue, and is fitted to the hub's
-bounds (kiosk.fleet.records.EventRecord): what the queue holds is what the hub takes.
+bounds (kiosk.fleet.fit; the hub checks with kiosk.fleet.records.EventRecord): what the queue
+holds is what the hub takes.
 
 Schema (kiosk.stateschema, "outbox"): `PRAGMA user_version` and the one-row table
 `schema_info (readable_by)`; a file with neither is version 1. A file a newer version wrote in a
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import stateschema
-from kiosk.fleet.records import fit_event
+from kiosk.fleet.fit import fit_event
 from kiosk.stateschema import Stamp
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Decode an audio file into mono float32 samples at the device rate, ready for the mixer."""
+"""Decode an audio file into mono float32 samples at the device rate, ready for the mixer
+(or `compact` int16, for what stays in memory)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def decode(path: Path, rate: int, max_seconds: float, edge_ms: float = 3.0) -> S
     out = np.ascontiguousarray(np.clip(mono, -1.0, 1.0), dtype=np.float32)
     ramp(out, int(rate * edge_ms / 1000))
     return out
+
+
+def compact(samples: Samples) -> Samples:
+    """`samples` (float32 in [-1, 1]) as int16, half the memory, for sounds kept all the time
+    (the prompts); the mixer plays both kinds (INT16_SCALE)."""
+    out: Samples = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return out
+
+
+INT16_SCALE = 1.0 / 32767.0  # int16 samples back to float
 
 
 def _too_long(seconds: float, limit: float) -> str:

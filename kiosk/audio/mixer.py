@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiosk.audio.decode import Samples, fade_in_curve
+from kiosk.audio.decode import INT16_SCALE, Samples, fade_in_curve
 
 
 @dataclass(eq=False)
 class Voice:
-    """One sound being played; `done` is posted to the main loop when its last sample is out."""
+    """One sound being played; `done` is posted to the main loop when its last sample is out.
+    `scale` takes its samples to float (INT16_SCALE for compact int16 ones, else 1)."""
 
     samples: Samples
     done: object
+    scale: np.float32
     pos: int = 0
     fade_pos: int = -1  # >= 0 while fading out after stop()
 
@@ -57,9 +59,11 @@ class Mixer:
 
     # -- main thread -------------------------------------------------------------------
     def play(self, samples: Samples, done: object) -> None:
-        """Start `samples` at the next block, cutting (with a fade) whatever plays now."""
+        """Start `samples` (float32, or int16 from `compact`) at the next block, cutting (with
+        a fade) whatever plays now."""
+        compact = getattr(samples, "dtype", None) == np.int16
         self._issued += 1
-        self._commands.append(Voice(samples, done))
+        self._commands.append(Voice(samples, done, np.float32(INT16_SCALE if compact else 1.0)))
 
     def stop(self) -> None:
         """Fade out the current sound; silence follows within one block plus the fade."""
@@ -110,7 +114,9 @@ class Mixer:
         current = self._current
         if current is not None:
             n = min(frames, len(current.samples) - current.pos)
-            np.add(mix[:n], current.samples[current.pos : current.pos + n], out=mix[:n])
+            tmp = self._tmp[:n]
+            np.multiply(current.samples[current.pos : current.pos + n], current.scale, out=tmp)
+            np.add(mix[:n], tmp, out=mix[:n])
             current.pos += n
             if current.pos >= len(current.samples):
                 self._current = None
@@ -128,6 +134,7 @@ class Mixer:
             self._fade[voice.fade_pos : voice.fade_pos + n],
             out=tmp,
         )
+        np.multiply(tmp, voice.scale, out=tmp)
         np.add(mix[:n], tmp, out=mix[:n])
         voice.pos += n
         voice.fade_pos += n

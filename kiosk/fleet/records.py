@@ -6,35 +6,53 @@ strings are capped and valid UTF-8 (no lone surrogates), an event's JSON is at m
 MAX_RECORD_BYTES. Fields not named here may ride along ("extras") if they are flat scalars
 within the same bounds, so a newer booth can add a field without being refused.
 
-The booth fits what it writes to these bounds (`fit_event`, `fit_heartbeat`: strings cut,
-impossible numbers dropped), so the hub refuses only what was never a booth's. The hub
-validates strictly (`EventRecord.model_validate`) and reads stored rows leniently
-(`readable_heartbeat`), so an old bad row can never break a page. Only pydantic here: the booth
-imports this module, and must not import FastAPI.
+The booth fits what it writes to these bounds in plain Python (kiosk.fleet.fit: `fit_event`,
+`fit_heartbeat`, and the bounds themselves), so it never imports pydantic, and the hub refuses
+only what was never a booth's. The hub validates strictly (`EventRecord.model_validate`) and
+reads stored rows leniently (`readable_heartbeat`), so an old bad row can never break a page.
+Only pydantic here: the hub imports this module, and a booth tool may (never FastAPI).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-MAX_RECORD_BYTES = 4096  # one event's JSON
-MAX_BATCH_BYTES = 1024 * 1024  # one upload's JSON body
-MAX_HEARTBEAT_BYTES = 16 * 1024
-MAX_EXTRAS = 24
-MAX_TEXT = 1000  # a free-text field: an error message, a reason
-MAX_NAME = 255  # a set or clip name, a title
-MAX_UNIX_S = 2.0**32  # 2106: any later "wall clock" is wrong
-MAX_COUNT = 2**53  # integers JSON carries exactly
-MAX_MS = 10**10  # 115 days
-CONSENT_PATHS = 16  # paths in one consent event; more go in several (about 100 bytes each)
+from kiosk.fleet.fit import (
+    CONSENT_PATHS,
+    DIGIT,
+    EVENT_NAME,
+    MAX_BATCH_BYTES,
+    MAX_COUNT,
+    MAX_EXTRAS,
+    MAX_HEARTBEAT_BYTES,
+    MAX_MONOTONIC_S,
+    MAX_MS,
+    MAX_NAME,
+    MAX_RECORD_BYTES,
+    MAX_TEXT,
+    MAX_UNIX_S,
+    clean_text,
+    extra_problem,
+    fit_event,
+    fit_heartbeat,
+)
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+__all__ = [
+    "CONSENT_PATHS",
+    "MAX_BATCH_BYTES",
+    "MAX_HEARTBEAT_BYTES",
+    "MAX_RECORD_BYTES",
+    "EventRecord",
+    "Heartbeat",
+    "clean_text",
+    "fit_event",
+    "fit_heartbeat",
+    "readable_heartbeat",
+    "reason",
+]
 
 UnixTime = Annotated[float, Field(ge=0, le=MAX_UNIX_S)]
 Seconds = Annotated[float, Field(ge=-MAX_UNIX_S, le=MAX_UNIX_S)]
@@ -42,7 +60,7 @@ Millis = Annotated[int, Field(ge=0, le=MAX_MS)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Name = Annotated[str, Field(max_length=MAX_NAME)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-UpdateState = Literal[
+UpdateState = Literal[  # kiosk.fleet.fit.UPDATE_STATES
     "idle", "downloading", "staged", "applying", "probation", "rolled_back", "failed"
 ]
 Scalar = str | bool | int | float | None
@@ -59,7 +77,7 @@ class _Record(BaseModel):
         if len(extra) > MAX_EXTRAS:
             raise ValueError(f"more than {MAX_EXTRAS} fields beyond the known ones")
         for key, value in extra.items():
-            problem = _extra_problem(key, value)
+            problem = extra_problem(key, value)
             if problem:
                 raise ValueError(f"{key[:64]!r}: {problem}")
         return self
@@ -72,9 +90,10 @@ class _Record(BaseModel):
 class EventRecord(_Record):
     """One booth event, as queued in the booth's outbox and stored by the hub."""
 
-    event: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    event: str = Field(pattern=f"^{EVENT_NAME}$")
     at: UnixTime  # the booth's wall clock when the event was queued (Unix s)
-    t: Annotated[float, Field(ge=0, le=1e12)] | None = None  # the booth's monotonic clock (s)
+    # the booth's monotonic clock (s)
+    t: Annotated[float, Field(ge=0, le=MAX_MONOTONIC_S)] | None = None
     set: Name | None = None
     clip: Name | None = None
     title: Name | None = None
@@ -92,7 +111,7 @@ class EventRecord(_Record):
     files: Annotated[list[Name], Field(max_length=CONSENT_PATHS)] | None = None
     # dial (digit, kind: rotary | keypad) and rating (digit or null, changed, answer_ms;
     # the clip and set, or the live call's source and call_id): docs/dial.md
-    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] | None = None
+    digit: Annotated[str, Field(pattern=f"^{DIGIT}$")] | None = None
     kind: Name | None = None
     changed: bool | None = None
     answer_ms: Millis | None = None
@@ -130,30 +149,6 @@ class Heartbeat(_Record):
     update_reason: Text | None = None
 
 
-def _extra_problem(key: str, value: object) -> str:
-    if not _KEY.fullmatch(key):
-        return "not a field name (a-z, 0-9, _; at most 64)"
-    if isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            return f"longer than {MAX_TEXT} characters"
-        return "" if _utf8(value) else "not valid UTF-8"
-    if isinstance(value, bool) or value is None:
-        return ""
-    if isinstance(value, int):
-        return "" if abs(value) <= MAX_COUNT else f"beyond ±{MAX_COUNT}"
-    if isinstance(value, float):
-        return "" if math.isfinite(value) else "not a finite number"
-    return "not a string, number, boolean or null"
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def reason(error: ValidationError) -> str:
     """A short, safe account of why a record was refused (input values are never echoed)."""
     parts = []
@@ -161,63 +156,6 @@ def reason(error: ValidationError) -> str:
         where = ".".join(str(p)[:64] for p in e["loc"]) or "record"
         parts.append(f"{where}: {e['msg']}")
     return "; ".join(parts)[:500]
-
-
-def clean_text(text: str, limit: int = MAX_TEXT) -> str:
-    """`text` as valid UTF-8 (lone surrogates replaced) and at most `limit` characters."""
-    if not _utf8(text):
-        text = _SURROGATE.sub("\ufffd", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fit(model: type[_Record], fields: dict[str, Any]) -> dict[str, Any] | None:
-    """`fields` cut to `model`'s bounds: strings made valid UTF-8 and capped, extras and fields
-    the model still refuses left out, then the longest strings shortened until the record is
-    small enough. None when a required field is refused."""
-    try:  # what the booth writes nearly always fits as it is
-        return model.model_validate(fields).dump()
-    except ValidationError:
-        pass
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if isinstance(value, str):
-            value = clean_text(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            continue
-        if key in model.model_fields or (len(out) < MAX_EXTRAS and not _extra_problem(key, value)):
-            out[key] = value
-    required = {n for n, f in model.model_fields.items() if f.is_required()}
-    for _ in range(256):  # each pass fixes at least one field or halves a string
-        try:
-            return model.model_validate(out).dump()
-        except ValidationError as e:
-            errors = e.errors(include_url=False)
-        for err in errors:
-            key = str(err["loc"][0]) if err["loc"] else ""
-            if key in required:
-                return None
-            if err["type"] == "string_too_long" and isinstance(out.get(key), str):
-                out[key] = clean_text(out[key], int(err.get("ctx", {}).get("max_length", 1)))
-            elif key:
-                out.pop(key, None)
-            else:  # the record as a whole is too large
-                texts = [k for k, v in out.items() if isinstance(v, str) and k not in required]
-                if not texts:
-                    return None
-                longest = max(texts, key=lambda k: len(out[k]))
-                out[longest] = clean_text(out[longest], len(out[longest]) // 2)
-    return None
-
-
-def fit_event(fields: dict[str, Any], at: float) -> dict[str, Any] | None:
-    """What the booth queues for one event stamped `at` (Unix s), or None if it cannot be
-    made valid (no usable event name or time)."""
-    return _fit(EventRecord, {**fields, "at": at})
-
-
-def fit_heartbeat(fields: dict[str, Any]) -> dict[str, Any]:
-    """A heartbeat the hub takes: fields it would refuse are cut or left out."""
-    return _fit(Heartbeat, fields) or {}
 
 
 def readable_heartbeat(stored: str | None) -> dict[str, Any] | None:

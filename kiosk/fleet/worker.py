@@ -24,7 +24,7 @@ from typing import Any
 from kiosk import __version__
 from kiosk.config import FleetConfig
 from kiosk.fleet.client import FleetError, HubClient
-from kiosk.fleet.records import MAX_BATCH_BYTES, EventRecord, fit_event, fit_heartbeat
+from kiosk.fleet.fit import MAX_BATCH_BYTES, fit_event, fit_heartbeat
 from kiosk.fleet.status import BoothStatus
 from kiosk.outbox import Outbox
 from kiosk.update.helper import read_status, update_fields
@@ -242,8 +242,7 @@ class FleetWorker:
 
 def _sendable(record: dict[str, Any]) -> dict[str, Any] | None:
     """`record` as the hub takes it (an EventRecord), fitted if it was queued unchecked."""
-    try:
-        return EventRecord.model_validate(record).dump()
-    except ValueError:
-        at = record.get("at")
-        return fit_event(record, at) if isinstance(at, int | float) else None
+    at = record.get("at")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        return None
+    return fit_event(record, at)

@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from kiosk.audio.decode import compact
 from kiosk.audio.mixer import Mixer
 
 BLOCK = 240
@@ -130,3 +131,19 @@ def test_render_does_not_allocate_sample_buffers() -> None:
         tracemalloc.stop()
     grown = sum(s.size_diff for s in snap1.compare_to(snap0, "filename") if s.size_diff > 0)
     assert grown < 4 * BLOCK * 4  # no block-sized numpy buffers per callback
+
+
+def test_compact_int16_samples_play_and_fade_as_their_float_original() -> None:
+    """The prompts are kept as int16 (kiosk.audio.decode.compact): same sound, same fade."""
+    tone = (0.5 * np.sin(np.arange(4800) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+    played = []
+    for samples in (tone, compact(tone)):
+        m, posted = make()
+        m.play(samples, "done")
+        before = render(m, 4)
+        m.stop()
+        played.append(np.concatenate([before, render(m, 4)])[:, 0])
+        assert posted == []  # cut by stop(), never finished
+    assert compact(tone).dtype == np.int16
+    assert np.max(np.abs(played[1] - played[0])) <= 1 / 32767
+    assert not played[1][4 * BLOCK + FADE :].any()

@@ -52,7 +52,7 @@ class AdminStore:
                 f"admin name {name!r}: use lower-case letters, digits, '.', '_' or '-' "
                 f"(not {BOOTSTRAP!r})"
             )
-        token = secrets.token_urlsafe(32)
+        token = secrets.token_hex(32)  # hex: never starts with "-" on a command line
         with self._db.transaction() as cur:
             cur.execute(
                 "INSERT INTO admins (name, token_sha256, created_at) VALUES (?, ?, ?) "

@@ -48,5 +48,5 @@ class Settings:
             self.data.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
+                f.write(secrets.token_hex(32) + "\n")  # hex: never a leading "-"
         return path.read_text().strip()

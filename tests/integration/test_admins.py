@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from hub.admins import AdminError, AdminStore
 from hub.audit import AuditLog
 from hub.auth import digest
 from hub.db import Database
+from hub.settings import Settings
 from hub.webauth import AdminSessions
 from tests.integration.test_fleetstore import Clock
 
@@ -65,3 +69,15 @@ def test_audit_entries_by_set(db: Database) -> None:
     assert [e.action for e in log.entries(set_name="hall")] == ["retire"]
     assert log.entries(set_name="lob") == []
     assert log.entries(limit=1)[0].at == clock.now
+
+
+def test_admin_tokens_go_on_a_command_line_as_they_are(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kiosk-admin --token T`: a token starting with '-' would read as an option (a URL-safe
+    base64 token did, one time in 64: CI saw it)."""
+    store = AdminStore(db, Clock())
+    tokens = [store.add(f"admin{i}") for i in range(100)]
+    monkeypatch.delenv("KIOSK_HUB_ADMIN_TOKEN", raising=False)
+    tokens.append(Settings(data=tmp_path).admin_token())
+    assert all(re.fullmatch(r"[0-9a-f]{64}", t) for t in tokens), tokens

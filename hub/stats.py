@@ -193,8 +193,27 @@ def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+class _Rates:
+    """The two rates the clips page shows, from `plays`/`finished` and `asked`/`changed`."""
+
+    plays: int
+    finished: int
+    asked: int
+    changed: int
+
+    @property
+    def listen_through(self) -> float:
+        """The share of plays heard to the end (0..1)."""
+        return self.finished / self.plays if self.plays else 0.0
+
+    @property
+    def changed_view(self) -> float:
+        """The share of listeners asked who said it changed their view (0..1)."""
+        return self.changed / self.asked if self.asked else 0.0
+
+
 @dataclass(frozen=True)
-class ClipStats:
+class ClipStats(_Rates):
     """A clip's plays (clip_end events) since a time, and where its listeners hung up:
     `hangups[i]` counts plays ended early after i*bucket_s to (i+1)*bucket_s seconds (the last
     bucket holds everything longer)."""
@@ -208,16 +227,6 @@ class ClipStats:
     hangups: tuple[int, ...]
     asked: int = 0  # rating events: listeners asked what it changed
     changed: int = 0  # ... who dialed "it changed my view"
-
-    @property
-    def listen_through(self) -> float:
-        """The share of plays heard to the end (0..1)."""
-        return self.finished / self.plays if self.plays else 0.0
-
-    @property
-    def changed_view(self) -> float:
-        """The share of listeners asked who said it changed their view (0..1)."""
-        return self.changed / self.asked if self.asked else 0.0
 
 
 def ratings(db: Reader, since: float) -> dict[tuple[str, str | None], tuple[int, int]]:
@@ -234,7 +243,7 @@ def ratings(db: Reader, since: float) -> dict[tuple[str, str | None], tuple[int,
 
 
 @dataclass(frozen=True)
-class SetStats:
+class SetStats(_Rates):
     """One clip set's plays and ratings since a time (`set_name` "" with `live`: live calls)."""
 
     set_name: str
@@ -243,14 +252,6 @@ class SetStats:
     asked: int
     changed: int
     live: bool = False
-
-    @property
-    def listen_through(self) -> float:
-        return self.finished / self.plays if self.plays else 0.0
-
-    @property
-    def changed_view(self) -> float:
-        return self.changed / self.asked if self.asked else 0.0
 
 
 def set_stats(db: Reader, since: float) -> list[SetStats]:

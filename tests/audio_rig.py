@@ -83,6 +83,21 @@ def best_lag(haystack: npt.ArrayLike, needle: npt.ArrayLike) -> tuple[int, float
     return lag, float(np.clip(score[lag], 0.0, 1.0))
 
 
+def span_after(samples: npt.ArrayLike, lag: int, t0: float, t1: float) -> FloatArray:
+    """`samples` from `t0` to `t1` seconds after sample `lag`, in the sink's own time.
+
+    A paced sink plays sample `lag + n` exactly n / RATE after sample `lag`, so windows counted
+    in samples from a located waveform stay right even when the recorder's reads stall and its
+    time stamps come late (`Recorder.between` trusts those stamps).
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    begin = max(0, lag + round(t0 * RATE))
+    end = max(begin, lag + round(t1 * RATE))
+    if end > x.size:
+        raise ValueError(f"window ends at sample {end}, past the {x.size} recorded")
+    return x[begin:end]
+
+
 def max_step(samples: npt.ArrayLike) -> float:
     """Largest absolute difference between neighbouring samples (clicks show up here)."""
     x = _as_float64(samples)

@@ -441,7 +441,10 @@ class Booth:
         if self.config.update.enabled:
             status_file = Path(self.config.update.status_file)
             releases = ReleaseDownloader(
-                UpdateSource(cfg.url, cfg.group, status_file), fetcher, state_dir
+                UpdateSource(cfg.url, cfg.group, status_file),
+                fetcher,
+                state_dir,
+                reserve_bytes=cfg.reserve_mb << 20,
             )
         return SyncWorker(
             syncer, store, cfg.interval, cfg.jitter, self.post, self.rng, releases=releases

@@ -164,6 +164,7 @@ class ReleaseBooth:
         set_name: str = "lobby",
         group: str = "",
         limits: FetchLimits | None = None,
+        reserve_bytes: int = 0,
     ) -> None:
         self.state = state
         self.status_file = state / "helper-status.json"
@@ -171,7 +172,11 @@ class ReleaseBooth:
         self.fetcher = Fetcher(limits)
         self.syncer = Syncer(Source(url, root, set_name), self.store, self.fetcher, state)
         self.downloader = ReleaseDownloader(
-            UpdateSource(url, group, self.status_file), self.fetcher, state, running=running
+            UpdateSource(url, group, self.status_file),
+            self.fetcher,
+            state,
+            running=running,
+            reserve_bytes=reserve_bytes,
         )
         self.posted: list[object] = []
         self.worker = SyncWorker(

@@ -47,6 +47,20 @@ class SyncError(KioskError):
         self.reason = reason
 
 
+def ensure_space(folder: Path, needed: int, reserve_bytes: int, what: str) -> None:
+    """Raise SyncError("error") if writing `needed` bytes under `folder` would leave less than
+    `reserve_bytes` (sync.reserve_mb) free on its disk; `what` names the download."""
+    if needed <= 0:
+        return
+    free = shutil.disk_usage(folder).free
+    if free - needed < reserve_bytes:
+        raise SyncError(
+            "error",
+            f"not enough disk space: {what} needs {needed / MB:.1f} MB and sync.reserve_mb "
+            f"keeps {reserve_bytes / MB:.0f} MB free, but {folder} has {free / MB:.1f} MB free",
+        )
+
+
 @dataclass(frozen=True)
 class SyncResult:
     """A sync that verified everything: `folder` is the complete staged set to activate."""
@@ -231,16 +245,8 @@ class Syncer:
                 continue  # cached (hashed before use)
             part = self.store.partial_path(clip.sha256)
             needed += info.length - (part.stat().st_size if part.is_file() else 0)
-        if needed <= 0:
-            return
-        free = shutil.disk_usage(self.store.root).free
-        if free - needed < self.reserve_bytes:
-            raise SyncError(
-                "error",
-                f"not enough disk space: {manifest.name} version {manifest.version} needs "
-                f"{needed / MB:.1f} MB and sync.reserve_mb keeps {self.reserve_bytes / MB:.0f} MB "
-                f"free, but {self.store.root} has {free / MB:.1f} MB free",
-            )
+        what = f"{manifest.name} version {manifest.version}"
+        ensure_space(self.store.root, needed, self.reserve_bytes, what)
 
     def _checked_folder(self, manifest: SetManifest) -> Path | None:
         """The staged folder of this set version if its content matches the manifest.

@@ -35,7 +35,7 @@ from kiosk.release.manifest import (
 )
 from kiosk.sync import verify
 from kiosk.sync.fetcher import Fetcher
-from kiosk.sync.updater import SyncError
+from kiosk.sync.updater import SyncError, ensure_space
 from kiosk.update.choose import NoWheel, choose
 from kiosk.update.helper import read_status
 from kiosk.update.staging import UpdateDir
@@ -76,17 +76,21 @@ class ReleaseDownloader:
         quiet: Callable[[], None] = lambda: None,
         post: Callable[[UpdateProgress], None] = lambda _: None,
         wall: Callable[[], float] = time.time,
+        reserve_bytes: int = 0,
     ) -> None:
         """`quiet()` blocks until fsync-heavy work may run; `post()` hears `downloading` as it
-        starts (the final state is returned)."""
+        starts (the final state is returned); `reserve_bytes` stay free on the state
+        directory's disk (sync.reserve_mb), as for clips."""
         self.source = source
         self.fetcher = fetcher
+        self.state_dir = state_dir
         self.dir = UpdateDir(state_dir)
         self.metadata_dir = state_dir / "tuf" / "metadata"
         self.running = running or running_version()
         self.quiet = quiet
         self.post = post
         self.wall = wall
+        self.reserve_bytes = reserve_bytes
 
     def _progress(self, state: str, version: str = "", reason: str = "") -> UpdateProgress:
         return UpdateProgress(state, version, reason, self.wall())
@@ -174,6 +178,8 @@ class ReleaseDownloader:
         signed = [(w, self._signed(updater, w)) for w in wheels]
         todo = [(w, i) for w, i in signed if not self.dir.cached(w)]
         if todo:
+            needed = sum(i.length - self._partial_bytes(w) for w, i in todo)
+            ensure_space(self.state_dir, needed, self.reserve_bytes, f"release {version}")
             self.post(self._progress("downloading", version))
             for wheel, winfo in todo:
                 self._download(wheel, winfo)
@@ -198,6 +204,10 @@ class ReleaseDownloader:
                 f"{info.length} bytes (or another sha256)"
             )
         return info
+
+    def _partial_bytes(self, wheel: Wheel) -> int:
+        part = self.dir.part_path(wheel)
+        return part.stat().st_size if part.is_file() else 0
 
     def _download(self, wheel: Wheel, info: TargetFile) -> None:
         part = self.dir.prepare_part(wheel)

@@ -53,10 +53,17 @@ class World:
             )
         return folder
 
-    def booth(self, url: str = "", running: str = RUNNING, group: str = "") -> ReleaseBooth:
+    def booth(
+        self, url: str = "", running: str = RUNNING, group: str = "", reserve_bytes: int = 0
+    ) -> ReleaseBooth:
         state = self.base / f"booth{len(self.booths)}"
         booth = ReleaseBooth(
-            state, url or self.nginx.url, self.publisher.root_json, running, group=group
+            state,
+            url or self.nginx.url,
+            self.publisher.root_json,
+            running,
+            group=group,
+            reserve_bytes=reserve_bytes,
         )
         self.booths.append(booth)
         return booth
@@ -322,6 +329,22 @@ def test_a_bad_version_is_not_downloaded_again(world: World) -> None:
     progress = booth.last_update()
     assert progress.state == "idle" and "rolled back on this booth" in progress.reason
     assert wheel_requests(world.nginx) == [] and not booth.dir.staged.exists()
+
+
+def test_a_release_that_would_eat_the_disk_reserve_is_not_downloaded(world: World) -> None:
+    world.release(world.house("2.1.0"))
+    free = shutil.disk_usage(world.base).free
+    booth = world.booth(reserve_bytes=free + 2**30)  # more than the disk has free
+    posted = booth.run()
+    assert isinstance(posted[0], SyncReady)  # the clip sync is unaffected
+    progress = booth.last_update()
+    assert progress.state == "failed" and progress.version == "2.1.0", progress
+    assert "release 2.1.0 needs" in progress.reason and "sync.reserve_mb keeps" in progress.reason
+    assert wheel_requests(world.nginx) == [] and not booth.dir.staged.exists()
+    # Room again (an admin freed the disk): the next sync downloads and stages it.
+    booth.downloader.reserve_bytes = 0
+    booth.run()
+    assert booth.last_update().state == "staged"
 
 
 def test_no_staging_while_the_handset_is_lifted(world: World) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.accesslog import log_config
+from hub.ratelimit import RateLimits
 from hub.settings import Settings
 from kiosk.credentials import is_loopback
 
@@ -23,6 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8765, help="the TCP port")
     serve.add_argument("--tls-cert", type=Path, help="serve https: the certificate chain (PEM)")
     serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    defaults = RateLimits()
+    serve.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="NAME=RATE",
+        help="change a rate limit (repeatable), e.g. heartbeats=60/minute; defaults: "
+        + ", ".join(f"{f.name}={getattr(defaults, f.name)}" for f in dataclasses.fields(defaults)),
+    )
     token = sub.add_parser("token", help="print the bootstrap admin token")
     token.add_argument("--data", type=Path, default=Path("hub-data"), help="the data folder")
     admin = sub.add_parser("admin", help="named admins: personal tokens, in the audit log")
@@ -54,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             return 78
     if (args.tls_cert is None) != (args.tls_key is None):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 64
+    try:
+        settings = Settings(args.data, rate_limits=defaults.with_overrides(args.rate_limit))
+    except ValueError as e:
+        print(f"--rate-limit {e}", file=sys.stderr)
         return 64
     if not (settings.repo / "metadata" / "root.json").is_file():
         print(

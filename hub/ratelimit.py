@@ -9,8 +9,10 @@ X-Forwarded-For (its default `forwarded_allow_ips`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fastapi import HTTPException
@@ -30,6 +32,25 @@ class RateLimits:
     enroll_failures: str = "10/minute"  # per client address
     events: str = "6000/minute"  # per booth: a week's backlog drains in minutes
     heartbeats: str = "30/minute"  # per booth: the shortest interval is 5 s
+
+    def with_overrides(self, overrides: Iterable[str]) -> RateLimits:
+        """These limits with `NAME=RATE` overrides (`kiosk-hub serve --rate-limit`), e.g.
+        `heartbeats=60/minute`. Raises ValueError naming the override that is wrong."""
+        names = [f.name for f in dataclasses.fields(self)]
+        changes: dict[str, str] = {}
+        for item in overrides:
+            name, sep, rate = item.partition("=")
+            name, rate = name.strip(), rate.strip()
+            if not sep or name not in names:
+                raise ValueError(f"{item!r}: expected NAME=RATE, NAME one of {', '.join(names)}")
+            try:
+                parsed = parse(rate)
+            except ValueError:
+                parsed = None
+            if parsed is None or parsed.amount < 1:
+                raise ValueError(f"{item!r}: {rate!r} is not a rate such as 10/minute")
+            changes[name] = rate
+        return dataclasses.replace(self, **changes)
 
 
 class Limiter:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -36,9 +37,10 @@ class HubProcess:
         module: str = "hub.cli",
         python: str = sys.executable,
         tls: tuple[Path, Path, Path] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
-        """`module` is run as `PYTHON -m MODULE serve --data DATA --port PORT`; with `tls`
-        (certificate, key, CA that signed it) it serves https."""
+        """`module` is run as `PYTHON -m MODULE serve --data DATA --port PORT [ARGS]`; with
+        `tls` (certificate, key, CA that signed it) it serves https."""
         self.data = data
         self.module = module
         self.python = python
@@ -46,6 +48,7 @@ class HubProcess:
         self.env = env or {}
         self.port = free_port()
         self.tls = tls
+        self.args = list(args)
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.verify: str | bool = str(tls[2]) if tls else True
         self._proc: subprocess.Popen[bytes] | None = None
@@ -68,6 +71,7 @@ class HubProcess:
                         if self.tls
                         else []
                     ),
+                    *self.args,
                 ],
                 env={**os.environ, **self.env, "KIOSK_HUB_ADMIN_TOKEN": self.token},
                 stdout=log,

@@ -28,7 +28,7 @@ from kiosk.fleet.worker import FleetWorker
 from kiosk.outbox import Outbox
 from tests.browser import chromium, click_through
 from tests.fleetrows import FleetRows
-from tests.hubproc import HubProcess
+from tests.hubproc import HubProcess, init_hub_data
 
 ID = "ab" * 16
 GOOD = b'{"event":"lift","at":1700000000.5,"t":1.0}'
@@ -262,6 +262,16 @@ def test_guessing_gets_429_with_retry_after(hub: HubProcess, path: str) -> None:
         answers.append(resp.status_code)
     assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
+
+
+def test_an_operator_sets_the_rate_limits_on_the_command_line(tmp_path: Path) -> None:
+    data = init_hub_data(tmp_path / "hub-data", tmp_path / "keys")
+    with HubProcess(data, args=["--rate-limit", "heartbeats=3/minute"]) as hub:
+        booth = new_booth(hub)
+        answers = [
+            post_raw(f"{hub.url}/api/v1/heartbeat", b"{}", booth).status_code for _ in range(4)
+        ]
+    assert answers == [200, 200, 200, 429]
 
 
 def test_a_booth_is_held_to_its_events_per_minute(hub: HubProcess, booth: dict[str, str]) -> None:

@@ -23,6 +23,8 @@ ratings_total{set, clip}                         counter: rating events (asked w
                                                  changed; clip "" = a live call)
 ratings_changed_total{set, clip}                 counter: ... answered "it changed my view"
                                                  (the rate = changed / ratings; per set: sum by)
+healed_files_total{booth}                        counter: files a booth found corrupt on its
+                                                 disk and fetched again (heal events; booth id)
 """
 
 from __future__ import annotations
@@ -105,6 +107,12 @@ def render(
             what,
             [({"set": s, "clip": c}, n[index]) for (e, s, c), n in by_clip if e == event],
         )
+    lines += _family(
+        "healed_files_total",
+        "counter",
+        "Files a booth found corrupt on its disk (a worn SD card?) and fetched again, by booth id.",
+        [({"booth": b}, n) for b, n in sorted(totals.healed.items())],
+    )
     return "\n".join(lines + software_families(rollout.software(db, channels))) + "\n"
 
 

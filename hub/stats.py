@@ -25,6 +25,7 @@ from kiosk.fleet.records import clean_text, readable_heartbeat
 DISK_LOW_BYTES = 500 * 1024 * 1024
 CLOCK_OFF_S = 60.0
 DAY_S = 86400
+HEAL_DAYS = 7  # a booth's files found corrupt on its disk this recently are a problem
 _DAY = f"CAST(at AS INTEGER) / {DAY_S}"  # the UTC day number of an event's time
 # Sums of listened_ms are taken as floating point: an integer SUM overflows (an SQLite error)
 # on rows an older hub stored unchecked (up to 2**63 each).
@@ -108,11 +109,28 @@ def heartbeat_problems(hb: dict[str, Any]) -> list[str]:
     return out
 
 
+def heal_counts(db: Reader, since: float) -> dict[str, int]:
+    """Files each booth found corrupt on its disk (`heal` events, each one file) since `since`."""
+    rows = db.query(
+        "SELECT booth_id, COUNT(*) FROM events WHERE event = 'heal' AND at >= ? GROUP BY 1",
+        (since,),
+    )
+    return {str(booth_id): int(n) for booth_id, n in rows}
+
+
+def heal_problem(files: int) -> str:
+    return (
+        f"{files} file{'s' if files > 1 else ''} found corrupt on its disk in {HEAL_DAYS} days "
+        "(healed; check the SD card)"
+    )
+
+
 def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
     """Every booth, problems first (then fine, then revoked), each by group and name."""
     rows = db.query(
         "SELECT id, name, grp, revoked_at, heartbeat_interval, last_seen, heartbeat FROM booths"
     )
+    healed = heal_counts(db, now - HEAL_DAYS * DAY_S)
     out: list[BoothStatus] = []
     for booth_id, name, grp, revoked_at, interval, last_seen, heartbeat in rows:
         state = booth_state(revoked_at, last_seen, interval, now)
@@ -124,6 +142,8 @@ def booth_statuses(db: Reader, now: float) -> list[BoothStatus]:
             problems.append("unreadable heartbeat")
         if state is not BoothState.REVOKED:
             problems += heartbeat_problems(hb)
+            if healed.get(booth_id):
+                problems.append(heal_problem(healed[booth_id]))
         set_version = hb.get("set_version")
         last_lift = hb.get("last_lift")
         out.append(
@@ -404,6 +424,7 @@ class EventTotals:
         self.listened_s: dict[tuple[str, str], float] = {}  # (set name, "clip"|"live")
         # (event "clip_end" | "rating", set name, clip): (count, finished or changed)
         self.by_clip: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self.healed: dict[str, int] = {}  # booth id: files found corrupt on its disk
 
     def update(self, db: Reader) -> None:
         with self._lock:
@@ -438,6 +459,11 @@ class EventTotals:
                 key3 = (event, set_name or "", clip or "")  # "": a live call's rating
                 was = self.by_clip.get(key3, (0, 0))
                 self.by_clip[key3] = (was[0] + count, was[1] + int(done))
+            for booth_id, count in db.query(
+                f"SELECT booth_id, COUNT(*) FROM events WHERE {new} AND event = 'heal' GROUP BY 1",
+                params,
+            ):
+                self.healed[str(booth_id)] = self.healed.get(str(booth_id), 0) + int(count)
             self.last_rowid = top
 
 

@@ -39,6 +39,7 @@ from kiosk.events import (
     ConsentPurged,
     Dialed,
     DialEdge,
+    Healed,
     HookEdge,
     HungUp,
     Lifted,
@@ -376,6 +377,9 @@ class Booth:
                 for i in range(0, max(len(removed), len(files), 1), n):
                     part = {"removed": list(removed[i : i + n]), "files": list(files[i : i + n])}
                     self._report({"event": "consent", "t": now, **part})
+            case Healed(set_name=set_name, files=files):
+                for file in files:  # one event each: the hub counts them per booth
+                    self._report({"event": "heal", "t": now, "set": set_name, "clip": file})
             case UpdateProgress(state=state, version=version, reason=reason):
                 if (state, version, reason) != (
                     self.update.state,

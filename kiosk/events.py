@@ -131,6 +131,15 @@ class ConsentPurged:
 
 
 @dataclass(frozen=True)
+class Healed:
+    """The sync thread found files of a set changed on the disk (a worn SD card, a power cut):
+    they are discarded, never to play, and fetched again from the repository."""
+
+    set_name: str
+    files: tuple[str, ...]  # the set's file names (a clip, or clipset.yaml)
+
+
+@dataclass(frozen=True)
 class SetChanged:
     """A new set is active: sounds decoded from the old one are dropped."""
 

@@ -93,12 +93,15 @@ class Syncer:
         quiet: Callable[[], None] = lambda: None,
         purged: Callable[[Purged], None] = lambda _: None,
         reserve_bytes: int = 0,
+        healed: Callable[[str, tuple[str, ...]], None] = lambda _set, _files: None,
     ):
         """`quiet()` blocks until fsync-heavy work may run (the handset is on the hook);
         `purged()` hears of retired clips deleted from the disk (kiosk.sync.consent);
-        `reserve_bytes` stay free on the store's disk (sync.reserve_mb)."""
+        `reserve_bytes` stay free on the store's disk (sync.reserve_mb); `healed(set, files)`
+        hears of a set's files found changed on the disk, discarded and fetched again."""
         self.quiet = quiet
         self.purged = purged
+        self.healed = healed
         self.reserve_bytes = reserve_bytes
         self.source = source
         self.store = store
@@ -226,6 +229,7 @@ class Syncer:
                     continue
                 log.warning("%s: cached bytes do not match the signed hash", final)
                 self.store.discard(final)
+                self.healed(manifest.name, (clip.file,))
             part = self.store.partial_path(clip.sha256)
             # Consistent snapshots: targets are served as <dir>/<sha256>.<name>.
             url = f"{base}clips/{clip.sha256}.{clip.sha256}.{clip.ext}"
@@ -264,6 +268,7 @@ class Syncer:
         for name in bad:
             if name != "clipset.yaml":  # read only at a set change; the folder stays active
                 self.store.discard(folder / name)
+        self.healed(manifest.name, tuple(bad))
         return None
 
 

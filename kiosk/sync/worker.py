@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.events import ConsentPurged, SyncFailed, SyncReady, UpdateProgress
+from kiosk.events import ConsentPurged, Healed, SyncFailed, SyncReady, UpdateProgress
 from kiosk.sync.store import SetStore
 from kiosk.sync.updater import Syncer, SyncError
 from kiosk.update.downloader import ReleaseDownloader
@@ -56,6 +56,7 @@ class SyncWorker:
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         syncer.quiet = self._wait_on_hook
         syncer.purged = lambda done: self._post(ConsentPurged(done.removed, done.active_files))
+        syncer.healed = lambda set_name, files: self._post(Healed(set_name, files))
 
     def _wait_on_hook(self) -> None:
         """Hold fsync-heavy steps until nobody is listening (or we are stopping: `stop()` sets

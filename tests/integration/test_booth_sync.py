@@ -120,6 +120,8 @@ def test_a_corrupt_active_set_heals_at_the_next_sync(tmp_path: Path, pulse: Puls
                 f.write(bytes([good_bytes[len(good_bytes) // 2] ^ 0x01]))
             healed = booth.wait_for("sync", 2, timeout=20)
             assert (healed["state"], healed["version"]) == ("ok", 1)
+            heal = booth.wait_for("heal")  # for the hub: a booth whose SD card may be wearing
+            assert (heal["set"], heal["clip"]) == ("lobby", "a.opus")
             assert current.resolve() != bad and current.resolve().name == "lobby-v1-r2"
             assert (current / "a.opus").read_bytes() == good_bytes
             assert not (bad / "a.opus").exists()

@@ -132,6 +132,30 @@ def test_metrics_text(rows: FleetRows, db: Reader) -> None:
     assert 'listen_seconds_total{set="lobby",kind="clip"} 0.5' in text
 
 
+def test_files_corrupt_on_a_booths_disk_are_a_problem_for_a_week_and_a_counter(
+    rows: FleetRows, db: Reader
+) -> None:
+    for booth in ("b1", "b2"):
+        rows.booth(booth)
+        rows.heartbeat(booth, NOW, sync_state="ok")
+    day = 86400
+    for at, clip in ((NOW - 3600, "a.opus"), (NOW - 2 * day, "b.opus"), (NOW - 8 * day, "c.opus")):
+        rows.event("b1", "heal", at, set="lobby", clip=clip)
+    rows.play("b2", NOW, "lobby", "a.opus", 1000, False)  # other events are not heals
+    problem = "2 files found corrupt on its disk in 7 days (healed; check the SD card)"
+    assert {b.id: b.problems for b in stats.booth_statuses(db, NOW)} == {"b1": (problem,), "b2": ()}
+    assert stats.heal_counts(db, NOW - 9 * day) == {"b1": 3}
+    totals = stats.EventTotals(incremental=isinstance(db, ReadOnlyDatabase))
+    text = metrics.render(db, NOW, totals)
+    assert "# TYPE healed_files_total counter" in text
+    assert [line for line in text.splitlines() if line.startswith("healed_")] == [
+        'healed_files_total{booth="b1"} 3'
+    ]
+    rows.event("b2", "heal", NOW, set="lobby", clip="clipset.yaml")  # only new rows are read
+    text = metrics.render(db, NOW, totals)
+    assert 'healed_files_total{booth="b1"} 3' in text and 'healed_files_total{booth="b2"} 1' in text
+
+
 def test_chart_labels_are_escaped() -> None:
     svg = bar_chart([1, 3], ["<script>", "b&c"], title='"x"')
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "b&amp;c" in svg

@@ -360,7 +360,10 @@ def clip_hashes(folder: Path, store: SetStore) -> dict[str, str]:
 def test_a_flipped_byte_in_the_active_set_heals_at_the_next_sync(world: World) -> None:
     signed = clip_hashes(world.good, world.store)
     flip_byte(world.good / "a.opus")
+    heard: list[tuple[str, tuple[str, ...]]] = []
+    world.syncer.healed = lambda set_name, files: heard.append((set_name, files))
     healed = world.syncer.sync()
+    assert heard == [("lobby", ("a.opus",))]  # the booth reports it: a `heal` event
     assert (healed.set_name, healed.version) == ("lobby", 1)
     assert healed.folder != world.good and healed.folder.name == "lobby-v1-r2"
     assert healed.downloaded_bytes > 0  # a.opus again, from the repository
@@ -383,8 +386,11 @@ def test_a_flipped_byte_in_the_cache_is_fetched_again_before_staging(world: Worl
         if p.stat().st_ino == (world.good / "b.opus").stat().st_ino
     )
     flip_byte(cached)
+    heard: list[tuple[str, tuple[str, ...]]] = []
+    world.syncer.healed = lambda set_name, files: heard.append((set_name, files))
     result = world.syncer.sync()
     assert result.version == 2 and all_match(result.folder, world.store)
+    assert heard == [("lobby", ("b.opus",))]
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == cached.name.split(".")[0]
     assert not (world.good / "b.opus").exists()  # the same bad inode left the active set too
 

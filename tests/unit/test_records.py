@@ -38,6 +38,7 @@ from tests.unit.test_fleet_worker import FakeHub
         {"event": "error", "message": "m" * 50_000, "title": math.inf},
         {"event": "lift", **{f"f{i}": "z" * 999 for i in range(40)}},
         {"event": "sync", "nested": {"a": [1]}, "Bad-Key": 1, "version": 7},
+        {"event": "heal", "t": 12.5, "set": "lobby", "clip": "a.opus"},  # kiosk.app: Healed
     ],
 )
 def test_what_the_booth_writes_the_hub_takes(fields: dict[str, Any]) -> None:

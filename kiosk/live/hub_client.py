@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kiosk.backoff import Backoff
 from kiosk.config import LiveConfig
 from kiosk.fleet.identity import Identity
 from kiosk.live import ulaw
@@ -138,7 +139,7 @@ class HubLink:
     def _run(self) -> None:
         from websockets.exceptions import WebSocketException
 
-        backoff = 1.0
+        backoff = Backoff(self.live.retry_max_s)
         while not self._stop.is_set():
             started = self.clock()
             try:
@@ -155,11 +156,9 @@ class HubLink:
             self.post(LivePresence(0, False))
             if self._stop.is_set():
                 return
-            log.warning("live: %s; reconnecting in %.0f s", reason, backoff)
-            if self.clock() - started > 60:
-                backoff = 1.0
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self.live.retry_max_s)
+            wait = backoff.wait_after(self.clock() - started)
+            log.warning("live: %s; reconnecting in %.0f s", reason, wait)
+            self._stop.wait(wait)
 
     def _session(self) -> str:
         from websockets.sync.client import connect

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.backoff import Backoff
 from kiosk.config import LiveConfig
 from kiosk.errors import LiveError
 from kiosk.live import conf
@@ -110,7 +111,7 @@ class LiveLink:
 
     # -- the link thread -----------------------------------------------------------------
     def _run(self) -> None:
-        backoff = 1.0
+        backoff = Backoff(self.live.retry_max_s, stable_s=STABLE_S)
         while not self._stop.is_set():
             started = self.clock()
             try:
@@ -121,12 +122,10 @@ class LiveLink:
             self._kill()
             if self._stop.is_set():
                 return
-            log.error("live: %s; restarting baresip in %.0f s", reason, backoff)
+            wait = backoff.wait_after(self.clock() - started)
+            log.error("live: %s; restarting baresip in %.0f s", reason, wait)
             self.post(LiveStatus(False, reason))
-            if self.clock() - started >= STABLE_S:
-                backoff = 1.0
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self.live.retry_max_s)
+            self._stop.wait(wait)
             self.restarts += 1
 
     def _run_once(self) -> str:

@@ -30,9 +30,10 @@ from hub.auth import Principal, bearer, require_admin, require_booth
 from hub.errors import problems
 from hub.fleetstore import ENROLLMENT_TTL_S, EnrollmentRefused, FleetStore
 from hub.ratelimit import Limiter
+from kiosk.fleet.fit import MAX_BATCH_EVENTS
 from kiosk.fleet.records import MAX_HEARTBEAT_BYTES, EventRecord, Heartbeat
 
-MAX_BATCH = 1000
+MAX_BATCH = MAX_BATCH_EVENTS
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 _STRICT = ConfigDict(allow_inf_nan=False)
 

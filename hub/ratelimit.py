@@ -22,6 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.asgi import respond
+from kiosk.fleet.fit import MAX_BATCH_EVENTS
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ class RateLimits:
                 parsed = None
             if parsed is None or parsed.amount < 1:
                 raise ValueError(f"{item!r}: {rate!r} is not a rate such as 10/minute")
+            if name == "events" and parsed.amount < MAX_BATCH_EVENTS:
+                # One upload costs its event count: a smaller limit refuses full batches forever.
+                raise ValueError(
+                    f"{item!r}: at least {MAX_BATCH_EVENTS} events per window (one full upload)"
+                )
             changes[name] = rate
         return dataclasses.replace(self, **changes)
 

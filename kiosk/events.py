@@ -133,7 +133,7 @@ class ConsentPurged:
 @dataclass(frozen=True)
 class Healed:
     """The sync thread found files of a set changed on the disk (a worn SD card, a power cut):
-    they are discarded, never to play, and fetched again from the repository."""
+    their bad bytes are deleted at once (never played) and the files fetched again."""
 
     set_name: str
     files: tuple[str, ...]  # the set's file names (a clip, or clipset.yaml)

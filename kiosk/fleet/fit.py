@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 MAX_RECORD_BYTES = 4096  # one event's JSON
 MAX_BATCH_BYTES = 1024 * 1024  # one upload's JSON body
+MAX_BATCH_EVENTS = 1000  # events in one upload (fleet.batch_size is at most this)
 MAX_HEARTBEAT_BYTES = 16 * 1024
 MAX_EXTRAS = 24
 MAX_TEXT = 1000  # a free-text field: an error message, a reason

@@ -102,6 +102,7 @@ class Syncer:
         self.quiet = quiet
         self.purged = purged
         self.healed = healed
+        self._heals_reported: set[Path] = set()  # each corrupt file is reported once
         self.reserve_bytes = reserve_bytes
         self.source = source
         self.store = store
@@ -248,7 +249,7 @@ class Syncer:
             if final.is_file() and final.stat().st_size == info.length:
                 continue  # cached (hashed before use)
             part = self.store.partial_path(clip.sha256)
-            needed += info.length - (part.stat().st_size if part.is_file() else 0)
+            needed += max(0, info.length - (part.stat().st_size if part.is_file() else 0))
         what = f"{manifest.name} version {manifest.version}"
         ensure_space(self.store.root, needed, self.reserve_bytes, what)
 
@@ -265,10 +266,15 @@ class Syncer:
         if not bad:
             return folder
         log.warning("%s: corrupt on disk: %s; healing from the repository", folder, bad)
+        # Changed bytes, not a file this booth removed itself at an earlier, failed heal (nor a
+        # clipset.yaml, which stays, reported again at every sync until the heal is staged).
+        new = [n for n in bad if (folder / n).exists() and folder / n not in self._heals_reported]
         for name in bad:
             if name != "clipset.yaml":  # read only at a set change; the folder stays active
                 self.store.discard(folder / name)
-        self.healed(manifest.name, tuple(bad))
+        if new:
+            self._heals_reported.update(folder / n for n in new)
+            self.healed(manifest.name, tuple(new))
         return None
 
 

@@ -178,7 +178,7 @@ class ReleaseDownloader:
         signed = [(w, self._signed(updater, w)) for w in wheels]
         todo = [(w, i) for w, i in signed if not self.dir.cached(w)]
         if todo:
-            needed = sum(i.length - self._partial_bytes(w) for w, i in todo)
+            needed = sum(max(0, i.length - self._partial_bytes(w)) for w, i in todo)
             ensure_space(self.state_dir, needed, self.reserve_bytes, f"release {version}")
             self.post(self._progress("downloading", version))
             for wheel, winfo in todo:

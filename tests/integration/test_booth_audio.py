@@ -95,7 +95,10 @@ def test_a_lift_starts_the_stream_the_idle_booth_paused(tmp_path: Path, pulse: P
     assert was_paused and paused_again, booth.stderr[-3000:]
     recorded = rec.samples()
     lag, score = best_lag(recorded, clips[start["clip"]][:12000])
-    assert score > 0.9, booth.stderr[-3000:]  # the clip's start, not cut or garbled
+    offset = rec.time_of_sample(lag) - start["t"]
+    assert score > 0.9 and offset >= -0.05, (  # the clip's start, not cut or garbled
+        f"best match {score:.2f}, {offset:+.3f} s from clip_start\n{booth.stderr[-3000:]}"
+    )
     end = booth.named("clip_end")[0]["listened_ms"] / 1000
     assert max_step(span_after(recorded, lag, -0.05, end - 0.1)) < 0.2  # restarted, no click
     assert max_step(span_after(recorded, lag, end - 0.1, end + 0.3)) < 0.2

@@ -336,7 +336,7 @@ def test_a_release_that_would_eat_the_disk_reserve_is_not_downloaded(world: Worl
     free = shutil.disk_usage(world.base).free
     booth = world.booth(reserve_bytes=free + 2**30)  # more than the disk has free
     posted = booth.run()
-    assert isinstance(posted[0], SyncReady)  # the clip sync is unaffected
+    assert isinstance(posted[0], SyncReady)  # its clip set (no reserve in this test) is staged
     progress = booth.last_update()
     assert progress.state == "failed" and progress.version == "2.1.0", progress
     assert "release 2.1.0 needs" in progress.reason and "sync.reserve_mb keeps" in progress.reason

@@ -378,6 +378,21 @@ def test_a_flipped_byte_in_the_active_set_heals_at_the_next_sync(world: World) -
     assert again.folder == healed.folder and (healed.folder / "a.opus").stat().st_ino == inode
 
 
+def test_a_corrupt_file_is_reported_once_while_its_heal_keeps_failing(world: World) -> None:
+    flip_byte(world.good / "a.opus")
+    heard: list[tuple[str, tuple[str, ...]]] = []
+    world.syncer.healed = lambda set_name, files: heard.append((set_name, files))
+    world.syncer.reserve_bytes = shutil.disk_usage(world.state).free + 2**30  # no room to heal
+    for _ in range(3):
+        with pytest.raises(SyncError, match="not enough disk space"):
+            world.syncer.sync()
+    assert not (world.good / "a.opus").exists()  # its bad bytes went at once all the same
+    world.syncer.reserve_bytes = 0
+    healed = world.syncer.sync()
+    assert healed.folder.name == "lobby-v1-r2" and all_match(healed.folder, world.store)
+    assert heard == [("lobby", ("a.opus",))]  # one heal event, not one per failed sync
+
+
 def test_a_flipped_byte_in_the_cache_is_fetched_again_before_staging(world: World) -> None:
     world.publisher.publish_clips("lobby", {"a.wav": 0.6, "b.wav": 0.6, "c.wav": 0.6})
     cached = world.store.clips / next(

@@ -11,8 +11,8 @@ from hub.ratelimit import RateLimits
 
 
 def test_an_override_changes_only_the_limit_it_names() -> None:
-    limits = RateLimits().with_overrides(["heartbeats=60/minute", " events = 100/second "])
-    assert limits == RateLimits(heartbeats="60/minute", events="100/second")
+    limits = RateLimits().with_overrides(["heartbeats=60/minute", " events = 2000/minute "])
+    assert limits == RateLimits(heartbeats="60/minute", events="2000/minute")
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,7 @@ def test_an_override_changes_only_the_limit_it_names() -> None:
         ("heartbeats=lots", "'lots' is not a rate such as 10/minute"),
         ("heartbeats=0/minute", "'0/minute' is not a rate"),
         ("heartbeats=", "'' is not a rate"),
+        ("events=999/minute", "at least 1000 events per window"),  # a full upload never fits
     ],
 )
 def test_a_bad_override_is_refused_with_what_is_wrong(override: str, says: str) -> None:

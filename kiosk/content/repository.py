@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from securesystemslib.signer import Key, Signer
 from tuf.api.exceptions import UnsignedMetadataError
@@ -37,6 +38,9 @@ from tuf.api.serialization.json import JSONSerializer
 from kiosk.durable import write_atomic
 from kiosk.errors import KioskError
 
+if TYPE_CHECKING:
+    from tuf.ngclient import UpdaterConfig
+
 EXPIRY = {
     "root": dt.timedelta(days=365),
     "targets": dt.timedelta(days=365),
@@ -47,6 +51,20 @@ EXPIRY = {
 # takes ~310 bytes per target (path, length, sha256, source hash and loudness): 4 MB is ~13,000
 # clips; root with three root keys and one key per other role is ~2.5 KB.
 MAX_BYTES = {"root": 64_000, "timestamp": 16_384, "snapshot": 64_000, "targets": 4_000_000}
+
+
+def updater_config() -> UpdaterConfig:
+    """A booth's TUF client settings: metadata no larger than MAX_BYTES."""
+    from tuf.ngclient import UpdaterConfig  # the client side only: admin tools never need it
+
+    return UpdaterConfig(
+        root_max_length=MAX_BYTES["root"],
+        timestamp_max_length=MAX_BYTES["timestamp"],
+        snapshot_max_length=MAX_BYTES["snapshot"],
+        targets_max_length=MAX_BYTES["targets"],
+    )
+
+
 Clock = Callable[[], dt.datetime]
 
 

@@ -20,11 +20,11 @@ from typing import Literal
 
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
-from tuf.ngclient import Updater, UpdaterConfig
+from tuf.ngclient import Updater
 
 from kiosk.content.consent import CONSENT, parse_register
 from kiosk.content.manifest import ManifestClip, SetManifest, parse_manifest, set_target
-from kiosk.content.repository import MAX_BYTES
+from kiosk.content.repository import updater_config
 from kiosk.errors import ConfigError, KioskError
 from kiosk.sync import verify
 from kiosk.sync.consent import Purged, purge
@@ -175,12 +175,7 @@ class Syncer:
             str(self.download_dir),
             f"{url}/targets/",
             fetcher=self.fetcher,
-            config=UpdaterConfig(
-                root_max_length=MAX_BYTES["root"],
-                timestamp_max_length=MAX_BYTES["timestamp"],
-                snapshot_max_length=MAX_BYTES["snapshot"],
-                targets_max_length=MAX_BYTES["targets"],
-            ),
+            config=updater_config(),
             bootstrap=bootstrap,
         )
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
-from tuf.ngclient import Updater, UpdaterConfig
+from tuf.ngclient import Updater
 from tuf.ngclient.fetcher import FetcherInterface
 
-from kiosk.content.repository import MAX_BYTES
+from kiosk.content.repository import updater_config
 from kiosk.errors import ConfigError, KioskError
 from kiosk.release.manifest import (
     CHANNELS,
@@ -156,12 +156,7 @@ def take(state_dir: Path, work: Path, trusted: Path, root_json: Path, group: str
         str(work / "targets"),
         "staged:///targets/",
         fetcher=_CopiedFetcher(work / "metadata"),
-        config=UpdaterConfig(
-            root_max_length=MAX_BYTES["root"],
-            timestamp_max_length=MAX_BYTES["timestamp"],
-            snapshot_max_length=MAX_BYTES["snapshot"],
-            targets_max_length=MAX_BYTES["targets"],
-        ),
+        config=updater_config(),
         bootstrap=bootstrap,
     )
     try:

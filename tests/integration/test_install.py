@@ -39,13 +39,15 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "scripts" / "install.sh"
 TOKEN = "one-time-token-5d41402abc4b2a76"
 
-pytestmark = [
+# What running scripts/install.sh needs (also the marks of the tests that install a booth).
+NEEDS_INSTALLER = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the installer runs as root"),
     pytest.mark.skipif(
         not all(shutil.which(t) for t in ("useradd", "systemctl", "bash")),
         reason="needs useradd and systemctl (Debian's passwd and systemd packages)",
     ),
 ]
+pytestmark = NEEDS_INSTALLER
 
 
 def run_install(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

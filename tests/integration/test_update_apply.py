@@ -16,18 +16,12 @@ import pytest
 
 from kiosk.release.manifest import release_target
 from tests.audio_rig import PulseSink
+from tests.integration.test_install import NEEDS_INSTALLER
 from tests.release_apply import ApplyWheels, ReleaseRepo, stage
 from tests.releases import SECOND
 from tests.update_booth import UpdateBooth
 
-pytestmark = [
-    pytest.mark.pulse,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the installer runs as root"),
-    pytest.mark.skipif(
-        not all(shutil.which(t) for t in ("useradd", "systemctl")),
-        reason="needs useradd and systemctl (Debian's passwd and systemd packages)",
-    ),
-]
+pytestmark = [pytest.mark.pulse, *NEEDS_INSTALLER]
 
 
 @pytest.fixture

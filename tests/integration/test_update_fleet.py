@@ -6,8 +6,6 @@ the path unit would run it."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +19,13 @@ from kiosk.release.manifest import parse_channels
 from kiosk.update.staging import UpdateDir
 from tests.audio_rig import PulseSink
 from tests.hubproc import HubProcess
+from tests.integration.test_install import NEEDS_INSTALLER
 from tests.live_hub_rig import enroll_into
 from tests.release_apply import ApplyWheels
 from tests.releases import SECOND
 from tests.update_booth import UpdateBooth
 
-pytestmark = [
-    pytest.mark.pulse,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the installer runs as root"),
-    pytest.mark.skipif(
-        not all(shutil.which(t) for t in ("useradd", "systemctl")),
-        reason="needs useradd and systemctl (Debian's passwd and systemd packages)",
-    ),
-]
+pytestmark = [pytest.mark.pulse, *NEEDS_INSTALLER]
 TOKEN = "test-admin-token"
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from kiosk.clips.clipset import check_dayparts
 from kiosk.errors import ConfigError
+from kiosk.fleet.fit import MAX_BATCH_EVENTS
 from kiosk.schema import Builder, limits, yaml_key
 from kiosk.yamlfile import YamlDoc, dotted, load_yaml, parse_yaml
 
@@ -143,7 +144,7 @@ class FleetConfig:
 
     heartbeat_interval: float = field(default=60.0, metadata=limits(5, 86400))  # seconds
     upload_interval: float = field(default=10.0, metadata=limits(0.01, 3600))  # seconds
-    batch_size: int = field(default=500, metadata=limits(1, 1000))  # events per upload
+    batch_size: int = field(default=500, metadata=limits(1, MAX_BATCH_EVENTS))  # per upload
     max_events: int = field(default=50_000, metadata=limits(100, 10_000_000))  # queue bound
     retry_max_s: float = field(default=300.0, metadata=limits(1, 86400))
     timeout_s: float = field(default=20.0, metadata=limits(1, 600))

@@ -37,6 +37,7 @@ from kiosk.config import Config, load_config
 from kiosk.durable import write_atomic
 from kiosk.errors import ConfigError, KioskError
 from kiosk.update.choose import fits_python
+from kiosk.update.helper import HelperStatus, read_status
 from kiosk.update.intake import RejectedError, open_under, take
 from kiosk.update.supervisor import (
     FileSupervisor,
@@ -60,7 +61,6 @@ class Checkpoints:
     kill_at: int = 0
     trace: str = ""
     count: int = 0
-    names: list[str] = field(default_factory=list)
 
     def __call__(self, name: str) -> None:
         self.count += 1
@@ -94,16 +94,12 @@ class Helper:
         return self.state_dir / "journal.json"
 
     # -- status and journal --------------------------------------------------------------
-    def status(self) -> dict[str, object]:
-        try:
-            doc = json.loads(self.status_file.read_text())
-        except (OSError, ValueError):
-            return {}
-        return doc if isinstance(doc, dict) else {}
+    def status(self) -> HelperStatus | None:
+        return read_status(self.status_file)
 
     def bad(self) -> list[str]:
-        bad = self.status().get("bad", [])
-        return [str(v) for v in bad] if isinstance(bad, list) else []
+        status = self.status()
+        return list(status.bad) if status is not None else []
 
     def report(
         self, state: str, version: str, reason: str = "", bad: list[str] | None = None
@@ -126,8 +122,10 @@ class Helper:
             return None
         return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else None
 
-    def write_journal(self, phase: str, version: str, previous: str) -> None:
+    def write_journal(self, phase: str, version: str, previous: str, reason: str = "") -> None:
         doc = {"phase": phase, "version": version, "previous": previous}
+        if reason:
+            doc["reason"] = reason
         write_atomic(self.journal_file, json.dumps(doc).encode(), 0o600)
         self.checkpoint(f"journal-{phase}")
 
@@ -147,11 +145,12 @@ class Helper:
             return 0
         requested = self.requested()
         if requested is None:
-            if not self.status():
+            if self.status() is None:
                 self.report("idle", self.layout.running() or "")
             return 0
         if requested == self.layout.running():
-            if self.status().get("state") not in ("idle", "rolled_back", "failed"):
+            status = self.status()
+            if status is None or status.state not in ("idle", "rolled_back", "failed"):
                 self.report("idle", requested)
             return 0
         return self.apply(requested)
@@ -193,7 +192,7 @@ class Helper:
         reason = ""
         if version in self.bad() and not pinned:
             status = self.status()
-            if status.get("state") == "rolled_back" and status.get("version") == version:
+            if status is not None and (status.state, status.version) == ("rolled_back", version):
                 return 1  # said so already
             reason = f"{version} was rolled back on this booth: not retried unless pinned"
         elif running and Version(version) <= Version(running) and not pinned:
@@ -312,19 +311,7 @@ class Helper:
             self.end_journal()
             self.report("failed", version, f"{reason}; no previous version to go back to")
             return 1
-        write_atomic(
-            self.journal_file,
-            json.dumps(
-                {
-                    "phase": "rolling_back",
-                    "version": version,
-                    "previous": previous,
-                    "reason": reason,
-                }
-            ).encode(),
-            0o600,
-        )
-        self.checkpoint("journal-rolling_back")
+        self.write_journal("rolling_back", version, previous, reason)
         log.warning("rolling back %s to %s: %s", version, previous, reason)
         self.layout.flip(previous)
         self.checkpoint("flipped-back")

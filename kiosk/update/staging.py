@@ -86,19 +86,19 @@ class UpdateDir:
         version: str,
         release_json: bytes,
         metadata: dict[str, bytes],
-        channels_json: bytes | None = None,
+        channels_json: bytes,
     ) -> None:
         """Build `staged/` whole beside it, rename it into place, then write `request`.
 
         `channels_json` (the verified bytes of `releases/channels.json`) lets the helper honour
-        a group's pin to an older version; without it the helper takes only newer versions."""
+        a group's pin to an older version (a daemon before it staged none: the helper then
+        takes only newer versions)."""
         make_dir(self.root)
         for leftover in (self._building, self._old):
             shutil.rmtree(leftover, ignore_errors=True)
         make_dir(self._building / "metadata")
         write_file(self._building / "release.json", release_json)
-        if channels_json is not None:
-            write_file(self._building / "channels.json", channels_json)
+        write_file(self._building / "channels.json", channels_json)
         for name, data in metadata.items():
             write_file(self._building / "metadata" / name, data)
         fsync_dir(self._building / "metadata")
